@@ -1,0 +1,276 @@
+"""Settings: read once from the environment (and a ``.env`` file), validated, frozen.
+
+Every variable (also listed in the README's configuration table):
+
+=========================  ========  ==============================================
+variable                   default   meaning
+=========================  ========  ==============================================
+XQUEUE_URL                 required  XQueue base URL, e.g. http://localhost:18040
+ML_XQUEUE_AUTH (_FILE)     required  XQueue user as ``user:password``
+ML_XQUEUE_NAME             required  queue to pull from (e.g. ``webcam``)
+ML_ANALYZER                required  dotted path of the handler's ``process``
+PLATFORM_URL               required  platform base URL, e.g. http://localhost:8000
+ML_CLIENT_ID               required  this service's registered client id
+ML_CLIENT_SECRET (_FILE)   required  its client secret
+ML_PLATFORM_TOKEN_PATH     /ml/auth/token  token endpoint path
+ML_PLATFORM_EVENTS_PATH    /ml/events      status-event endpoint path
+ML_XQUEUE_BASIC_AUTH (_FILE)  none   ``user:password`` for a proxy in front of XQueue
+ML_SERVICE_NAME            ml-service-<queue>  name shown on the platform
+ML_HTTP_TIMEOUT_S          10        timeout of ordinary HTTP calls
+ML_PUT_RESULT_TIMEOUT_S    60        timeout of put_result (XQueue calls the LMS inside)
+ML_POLL_INTERVAL_S         1         first wait after an empty queue
+ML_POLL_MAX_INTERVAL_S     10        longest wait between polls of an empty queue
+ML_BACKOFF_MAX_S           60        longest wait while a server is down
+ML_HEARTBEAT_S             30        seconds between heartbeat events
+ML_SHUTDOWN_GRACE_S        30        how long SIGTERM waits for the current job
+ML_WORK_DIR                system tmp  where per-job media folders are made
+ML_MEDIA_MAX_BYTES         4294967296  largest accepted media file
+ML_MEDIA_ALLOWED_HOSTS     XQueue + platform hosts  hosts media may come from (comma list)
+ML_VERIFY_TLS              true      verify HTTPS certificates
+ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
+ML_LOG_FORMAT              text      ``text`` or ``json``
+=========================  ========  ==============================================
+
+A secret may instead be read from the file named by ``<NAME>_FILE`` (Docker secrets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from ml_service.errors import ConfigError
+
+__all__ = ["Secret", "Settings", "load_environ"]
+
+SECRET_VARS = ("ML_XQUEUE_AUTH", "ML_CLIENT_SECRET", "ML_XQUEUE_BASIC_AUTH")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; call :meth:`reveal` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def load_environ(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    """Merge a ``.env`` file under the real environment (the environment wins)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one worker."""
+
+    xqueue_url: str
+    xqueue_user: str
+    xqueue_password: Secret
+    queue_name: str
+    analyzer: str
+    platform_url: str
+    client_id: str
+    client_secret: Secret
+    token_path: str = "/ml/auth/token"
+    events_path: str = "/ml/events"
+    xqueue_basic_auth: tuple[str, Secret] | None = None
+    service_name: str = ""
+    http_timeout_s: float = 10.0
+    put_result_timeout_s: float = 60.0
+    poll_interval_s: float = 1.0
+    poll_max_interval_s: float = 10.0
+    backoff_max_s: float = 60.0
+    heartbeat_s: float = 30.0
+    shutdown_grace_s: float = 30.0
+    work_dir: Path = Path(tempfile.gettempdir())
+    media_max_bytes: int = 4 * 1024**3
+    media_allowed_hosts: frozenset[str] = frozenset()
+    verify_tls: bool = True
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ``; raise :class:`ConfigError` listing every problem."""
+        reader = _Reader(environ)
+        values = _read_all(reader)
+        if reader.problems:
+            raise ConfigError(reader.problems)
+        return cls(**values)
+
+    def public_view(self) -> dict[str, Any]:
+        """Every setting as printable text, secrets masked."""
+        view = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, frozenset):
+                value = ",".join(sorted(value))
+            elif isinstance(value, tuple):
+                value = f"{value[0]}:***"
+            view[f.name] = "***" if isinstance(value, Secret) else str(value)
+        return view
+
+
+def _read_all(r: _Reader) -> dict[str, Any]:
+    xqueue_url = r.url("XQUEUE_URL")
+    platform_url = r.url("PLATFORM_URL")
+    user, password = r.pair("ML_XQUEUE_AUTH", required=True) or ("", Secret(""))
+    queue = r.text("ML_XQUEUE_NAME", required=True)
+    basic = r.pair("ML_XQUEUE_BASIC_AUTH", required=False)
+    hosts = r.text("ML_MEDIA_ALLOWED_HOSTS", required=False)
+    default_hosts = {urlsplit(u).hostname or "" for u in (xqueue_url, platform_url) if u}
+    return {
+        "xqueue_url": xqueue_url,
+        "xqueue_user": user,
+        "xqueue_password": password,
+        "queue_name": queue,
+        "analyzer": r.dotted("ML_ANALYZER"),
+        "platform_url": platform_url,
+        "client_id": r.text("ML_CLIENT_ID", required=True),
+        "client_secret": Secret(r.secret("ML_CLIENT_SECRET", required=True) or ""),
+        "token_path": r.path("ML_PLATFORM_TOKEN_PATH", "/ml/auth/token"),
+        "events_path": r.path("ML_PLATFORM_EVENTS_PATH", "/ml/events"),
+        "xqueue_basic_auth": basic,
+        "service_name": r.text("ML_SERVICE_NAME", required=False) or f"ml-service-{queue}",
+        "http_timeout_s": r.number("ML_HTTP_TIMEOUT_S", 10.0),
+        "put_result_timeout_s": r.number("ML_PUT_RESULT_TIMEOUT_S", 60.0),
+        "poll_interval_s": r.number("ML_POLL_INTERVAL_S", 1.0),
+        "poll_max_interval_s": r.number("ML_POLL_MAX_INTERVAL_S", 10.0),
+        "backoff_max_s": r.number("ML_BACKOFF_MAX_S", 60.0),
+        "heartbeat_s": r.number("ML_HEARTBEAT_S", 30.0),
+        "shutdown_grace_s": r.number("ML_SHUTDOWN_GRACE_S", 30.0),
+        "work_dir": r.directory("ML_WORK_DIR", Path(tempfile.gettempdir())),
+        "media_max_bytes": int(r.number("ML_MEDIA_MAX_BYTES", 4 * 1024**3)),
+        "media_allowed_hosts": frozenset(_split(hosts) if hosts else default_hosts - {""}),
+        "verify_tls": r.boolean("ML_VERIFY_TLS", True),
+        "log_level": r.choice("ML_LOG_LEVEL", _LOG_LEVELS, "INFO"),
+        "log_format": r.choice("ML_LOG_FORMAT", ("TEXT", "JSON"), "TEXT").lower(),
+    }
+
+
+def _split(text: str) -> set[str]:
+    return {part.strip().lower() for part in text.split(",") if part.strip()}
+
+
+class _Reader:
+    """Reads and checks variables one by one, collecting every problem."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.env = environ
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def text(self, name: str, required: bool) -> str | None:
+        value = self._raw(name)
+        if value is None and required:
+            self.problems.append(f"{name}: required but not set")
+        return value
+
+    def secret(self, name: str, required: bool) -> str | None:
+        direct, file_name = self._raw(name), self._raw(f"{name}_FILE")
+        if direct is not None and file_name is not None:
+            self.problems.append(f"{name}: set both {name} and {name}_FILE; keep one")
+            return None
+        if file_name is not None:
+            try:
+                return Path(file_name).read_text("utf-8").strip() or self._empty(f"{name}_FILE")
+            except OSError as exc:
+                self.problems.append(f"{name}_FILE: cannot read {file_name}: {exc.strerror}")
+                return None
+        if direct is None and required:
+            self.problems.append(f"{name}: required but not set (or set {name}_FILE)")
+        return direct
+
+    def _empty(self, name: str) -> None:
+        self.problems.append(f"{name}: the file is empty")
+        return None
+
+    def pair(self, name: str, required: bool) -> tuple[str, Secret] | None:
+        value = self.secret(name, required)
+        if value is None:
+            return None
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            self.problems.append(f"{name}: expected 'user:password'")
+            return None
+        return user, Secret(password)
+
+    def url(self, name: str) -> str:
+        value = self.text(name, required=True)
+        if value is None:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problems.append(f"{name}: expected an http(s) URL, got {value!r}")
+            return ""
+        return value.rstrip("/")
+
+    def path(self, name: str, default: str) -> str:
+        value = self._raw(name) or default
+        if not value.startswith("/"):
+            self.problems.append(f"{name}: expected a path starting with '/', got {value!r}")
+        return value
+
+    def dotted(self, name: str) -> str:
+        value = self.text(name, required=True) or ""
+        parts = value.replace(":", ".").split(".")
+        if value and (len(parts) < 2 or not all(p.isidentifier() for p in parts)):
+            self.problems.append(f"{name}: expected a dotted path like handlers.debug.debug.process")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        return self._convert(name, default, float, lambda v: v > 0, "a positive number")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        table = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+        return self._convert(name, default, lambda v: table[v.lower()], lambda v: True, "true or false")
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        return self._convert(name, default, str.upper, lambda v: v in allowed, " or ".join(allowed))
+
+    def directory(self, name: str, default: Path) -> Path:
+        return self._convert(name, default, Path, os.path.isdir, "an existing directory")
+
+    def _convert(self, name: str, default: Any, parse: Callable[[str], Any],
+                 ok: Callable[[Any], bool], expected: str) -> Any:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = parse(raw)
+        except (ValueError, KeyError):
+            value = None
+        if value is None or not ok(value):
+            self.problems.append(f"{name}: expected {expected}, got {raw!r}")
+            return default
+        return value

@@ -1,0 +1,93 @@
+"""One submission's analysis: body -> media -> handler -> a validated result.
+
+:func:`analyse` never raises for a problem of the submission or the handler: every such
+failure becomes an error result with its own ``error_code`` and a clear message, so the
+worker always has an answer to send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ml_service.errors import HandlerError, MediaError, SubmissionError
+from ml_service.handlers import Handler, run_handler
+from ml_service.media import MediaFetcher, job_dir
+from ml_service.results import ErrorCode, error_result
+from ml_service.submission import Pulled, SessionSpec, parse_body
+
+__all__ = ["Outcome", "analyse", "handler_input"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the worker sends back for one submission."""
+
+    result: dict[str, Any]
+    msg: str
+    session_id: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.result["error_code"] == 0
+
+
+def analyse(
+    pulled: Pulled,
+    handler: Handler,
+    fetcher: MediaFetcher,
+    work_root: Path,
+    modality: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Analyse one pulled submission; always returns an :class:`Outcome`."""
+    started = clock()
+    spec: SessionSpec | None = None
+    try:
+        spec = parse_body(pulled)
+        with job_dir(work_root, pulled.submission_id) as folder:
+            submission = handler_input(pulled, spec, fetcher, folder, modality)
+            result, msg = run_handler(handler, submission)
+    except MediaError as exc:
+        result, msg = _failed(modality, ErrorCode.MEDIA_DOWNLOAD, str(exc), clock() - started)
+    except SubmissionError as exc:
+        result, msg = _failed(modality, ErrorCode.BAD_SUBMISSION, str(exc), clock() - started)
+    except HandlerError as exc:
+        result, msg = _failed(modality, ErrorCode(exc.error_code), str(exc), clock() - started)
+    session_id = spec.session_id if spec else None
+    result = {**result, "submission_id": pulled.submission_id, "session_id": session_id}
+    return Outcome(result, msg, session_id)
+
+
+def _failed(modality: str, code: ErrorCode, msg: str, elapsed: float) -> tuple[dict[str, Any], str]:
+    logger.warning("Analysis failed (%s): %s", code.name, msg)
+    return error_result(modality, code, msg, elapsed), msg
+
+
+def handler_input(
+    pulled: Pulled, spec: SessionSpec, fetcher: MediaFetcher, folder: Path, modality: str
+) -> dict[str, Any]:
+    """Download the media and build the JSON-serialisable dict the handler receives."""
+
+    def fetch(name: str | None) -> dict[str, Any] | None:
+        if name is None:
+            return None
+        path = fetcher.fetch(name, pulled.files[name], folder)
+        return {"name": name, "path": str(path), "size": path.stat().st_size}
+
+    recordings = [fetch(name) for name in spec.recordings]
+    return {
+        "submission_id": pulled.submission_id,
+        "session_id": spec.session_id,
+        "modality": spec.modality or modality,
+        "options": spec.options,
+        "recordings": recordings,
+        "reference_photo": fetch(spec.reference_photo),
+        "reference_voice": fetch(spec.reference_voice),
+        "work_dir": str(folder),
+    }

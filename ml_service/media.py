@@ -1,0 +1,141 @@
+"""Media download: stream a submission's files into a per-job folder, trusting nothing.
+
+Only http(s) URLs on allowed hosts are fetched; redirects are followed by hand, at most
+three, and only to allowed hosts; file names are reduced to a safe base name; sizes are
+capped both by ``Content-Length`` and while streaming. The platform's bearer token is sent
+only to the platform's own host. Every refusal is a :class:`MediaError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from ml_service.errors import MediaError
+
+__all__ = ["MediaFetcher", "job_dir", "safe_name"]
+
+logger = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 1024 * 1024
+_MAX_REDIRECTS = 3
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe base name for an untrusted file name (no dirs, no dot-files)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).lstrip(".")[:120]
+    return cleaned or "file"
+
+
+class job_dir:  # noqa: N801 - used like a function in a with statement
+    """A temporary per-job folder, removed on exit whatever happened."""
+
+    def __init__(self, root: Path, submission_id: int) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=f"job-{submission_id}-", dir=root))
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class MediaFetcher:
+    """Downloads media files under the configured rules."""
+
+    def __init__(
+        self,
+        allowed_hosts: frozenset[str],
+        max_bytes: int,
+        timeout_s: float = 30.0,
+        token_host: str | None = None,
+        auth_header: Callable[[], dict[str, str]] | None = None,
+        verify_tls: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.max_bytes, self.timeout_s = max_bytes, timeout_s
+        self.token_host, self._auth_header = token_host, auth_header
+        self.http = session or requests.Session()
+        self.http.verify = verify_tls
+
+    def fetch(self, name: str, url: str, dest_dir: Path) -> Path:
+        """Download ``url`` to ``dest_dir/safe_name(name)``; return the path."""
+        target = dest_dir / safe_name(name)
+        if target.exists():
+            raise MediaError(f"two media files map to the same name {target.name!r}")
+        response = self._open(url)
+        with response:
+            self._check_length(name, response)
+            written = self._stream(name, response.iter_content(_CHUNK), target)
+        logger.debug("Downloaded %s (%d bytes)", name, written)
+        return target
+
+    def _open(self, url: str) -> requests.Response:
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._check_url(url)
+            try:
+                response = self.http.get(url, stream=True, timeout=self.timeout_s,
+                                         allow_redirects=False, headers=self._headers_for(url))
+            except requests.RequestException as exc:
+                raise MediaError(f"download of {_describe(url)} failed: {type(exc).__name__}") from exc
+            if response.is_redirect:
+                url = urljoin(url, response.headers.get("Location", ""))
+                response.close()
+                continue
+            if response.status_code != 200:
+                response.close()
+                raise MediaError(f"download of {_describe(url)} answered HTTP {response.status_code}")
+            return response
+        raise MediaError(f"download of {_describe(url)}: more than {_MAX_REDIRECTS} redirects")
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise MediaError(f"media URL scheme {parts.scheme!r} is not allowed")
+        host = (parts.hostname or "").lower()
+        if host not in self.allowed_hosts:
+            raise MediaError(f"media host {host!r} is not in ML_MEDIA_ALLOWED_HOSTS")
+
+    def _headers_for(self, url: str) -> dict[str, str]:
+        host = (urlsplit(url).hostname or "").lower()
+        if self._auth_header is not None and host == self.token_host:
+            return self._auth_header()
+        return {}
+
+    def _check_length(self, name: str, response: requests.Response) -> None:
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.max_bytes:
+            raise MediaError(f"media file {name!r} is {int(length)} bytes, over the {self.max_bytes}-byte limit")
+
+    def _stream(self, name: str, chunks: Iterator[bytes], target: Path) -> int:
+        written = 0
+        try:
+            with open(target, "xb") as out:
+                for chunk in chunks:
+                    written += len(chunk)
+                    if written > self.max_bytes:
+                        raise MediaError(f"media file {name!r} exceeds the {self.max_bytes}-byte limit")
+                    out.write(chunk)
+        except requests.RequestException as exc:
+            raise MediaError(f"download of {name!r} broke off: {type(exc).__name__}") from exc
+        except MediaError:
+            target.unlink(missing_ok=True)
+            raise
+        return written
+
+
+def _describe(url: str) -> str:
+    """The URL without its query string (pre-signed URLs carry credentials there)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"

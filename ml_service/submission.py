@@ -1,0 +1,145 @@
+"""Decoding what get_submission returns, and reading the platform's submission body.
+
+The XQueue content is three layers of JSON (see XQUEUE.md §3): a string holding an object
+whose ``xqueue_header``, ``xqueue_body`` and ``xqueue_files`` are themselves JSON strings.
+:func:`decode_pull` peels the envelope (a reply we cannot even address is a
+:class:`ProtocolError`); :func:`parse_body` reads our body format (a body we can address but
+not analyse is a :class:`SubmissionError`, answered with an error result).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from ml_service.errors import ProtocolError, SubmissionError
+
+__all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
+
+_KEY_RE = re.compile(r"^[0-9a-fA-F]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """One pulled submission: the header exactly as received, its id/key, body and files."""
+
+    header: str
+    submission_id: int
+    submission_key: str
+    body: str
+    files: dict[str, str] = field(default_factory=dict)
+    files_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """The analysis request read from the body."""
+
+    session_id: str
+    modality: str | None
+    options: dict[str, Any]
+    reference_photo: str | None
+    reference_voice: str | None
+    recordings: list[str]
+
+
+def decode_pull(content: Any) -> Pulled:
+    """Decode a successful get_submission ``content`` into a :class:`Pulled`."""
+    outer = _loads(content, "get_submission content") if isinstance(content, str) else content
+    if not isinstance(outer, dict):
+        raise ProtocolError("get_submission content is not a JSON object")
+    header_text = outer.get("xqueue_header")
+    if not isinstance(header_text, str):
+        raise ProtocolError("get_submission content has no xqueue_header string")
+    header = _loads(header_text, "xqueue_header")
+    if not isinstance(header, dict):
+        raise ProtocolError("xqueue_header is not a JSON object")
+    sub_id, key = header.get("submission_id"), header.get("submission_key")
+    if isinstance(sub_id, bool) or not isinstance(sub_id, (int, str)) or not str(sub_id).isdigit():
+        raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise ProtocolError("xqueue_header has no valid submission_key")
+    body = outer.get("xqueue_body")
+    files, problem = _decode_files(outer.get("xqueue_files", "{}"))
+    return Pulled(
+        header=header_text,
+        submission_id=int(sub_id),
+        submission_key=key,
+        body=body if isinstance(body, str) else json.dumps(body),
+        files=files,
+        files_problem=problem,
+    )
+
+
+def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
+    try:
+        files = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}, "xqueue_files is not valid JSON"
+    if files in (None, ""):
+        return {}, None
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        return {}, "xqueue_files is not an object of filename -> URL strings"
+    return files, None
+
+
+def _loads(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"{what} is not valid JSON") from exc
+
+
+@lru_cache(maxsize=None)
+def _schema() -> dict[str, Any]:
+    text = resources.files("ml_service.schemas").joinpath("submission.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def parse_body(pulled: Pulled) -> SessionSpec:
+    """Read our body format; also accepts it wrapped in the LMS's ``grader_payload``."""
+    if pulled.files_problem:
+        raise SubmissionError(pulled.files_problem)
+    try:
+        body = json.loads(pulled.body)
+    except ValueError as exc:
+        raise SubmissionError("xqueue_body is not valid JSON") from exc
+    body = _unwrap_lms(body)
+    problems = [
+        f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
+        for e in jsonschema.Draft202012Validator(_schema()).iter_errors(body)
+    ]
+    if problems:
+        raise SubmissionError("xqueue_body does not match the submission schema: " + "; ".join(problems))
+    refs = {body.get("reference_photo"), body.get("reference_voice")} - {None}
+    missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files)
+    if missing:
+        raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {', '.join(missing)}")
+    recordings = body.get("recordings") or sorted(n for n in pulled.files if n not in refs)
+    return SessionSpec(
+        session_id=body["session_id"],
+        modality=body.get("modality"),
+        options=body.get("options", {}),
+        reference_photo=body.get("reference_photo"),
+        reference_voice=body.get("reference_voice"),
+        recordings=list(recordings),
+    )
+
+
+def _unwrap_lms(body: Any) -> Any:
+    """LMS convention: our object travels as the JSON string in ``grader_payload``."""
+    if isinstance(body, dict) and "session_id" not in body and "grader_payload" in body:
+        payload = body["grader_payload"]
+        try:
+            return json.loads(payload) if isinstance(payload, str) else payload
+        except ValueError as exc:
+            raise SubmissionError("grader_payload is not valid JSON") from exc
+    return body
