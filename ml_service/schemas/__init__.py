@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with ml-service (result and submission formats)."""
