@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
@@ -128,9 +129,10 @@ def build_worker(settings: Settings) -> Worker:
         poll_interval_s=settings.poll_interval_s, poll_max_interval_s=settings.poll_max_interval_s,
         backoff_max_s=settings.backoff_max_s, heartbeat_s=settings.heartbeat_s,
         shutdown_grace_s=settings.shutdown_grace_s)
-    run_job = functools.partial(analyse, handler=handler, fetcher=fetcher,
-                                work_root=settings.work_dir, modality=settings.queue_name)
-    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform), timing)
+    stop_event = threading.Event()
+    run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
+                                modality=settings.queue_name, retry_wait=stop_event.wait)
+    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform), timing, stop_event=stop_event)
 
 
 def _install_signal_handlers(worker: Worker) -> None:

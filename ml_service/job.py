@@ -8,12 +8,13 @@ worker always has an answer to send.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ml_service.errors import HandlerError, MediaError, SubmissionError
+from ml_service.errors import HandlerError, MediaError, Retry, SubmissionError
 from ml_service.handlers import Handler, run_handler
 from ml_service.media import MediaFetcher, job_dir
 from ml_service.results import ErrorCode, error_result
@@ -44,15 +45,21 @@ def analyse(
     work_root: Path,
     modality: str,
     clock: Callable[[], float] = time.monotonic,
+    retry_wait: Callable[[float], bool] = threading.Event().wait,
+    max_retries: int = 2,
 ) -> Outcome:
-    """Analyse one pulled submission; always returns an :class:`Outcome`."""
+    """Analyse one pulled submission; always returns an :class:`Outcome`.
+
+    A handler raising :class:`Retry` is called again after the delay it asks for, at most
+    ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries.
+    """
     started = clock()
     spec: SessionSpec | None = None
     try:
         spec = parse_body(pulled)
         with job_dir(work_root, pulled.submission_id) as folder:
             submission = handler_input(pulled, spec, fetcher, folder, modality)
-            result, msg = run_handler(handler, submission)
+            result, msg = _run_with_retries(handler, submission, retry_wait, max_retries)
     except MediaError as exc:
         result, msg = _failed(modality, ErrorCode.MEDIA_DOWNLOAD, str(exc), clock() - started)
     except SubmissionError as exc:
@@ -62,6 +69,20 @@ def analyse(
     session_id = spec.session_id if spec else None
     result = {**result, "submission_id": pulled.submission_id, "session_id": session_id}
     return Outcome(result, msg, session_id)
+
+
+def _run_with_retries(handler: Handler, submission: dict[str, Any],
+                      retry_wait: Callable[[float], bool], max_retries: int) -> tuple[dict[str, Any], str]:
+    for attempt in range(max_retries + 1):
+        try:
+            return run_handler(handler, submission)
+        except Retry as exc:
+            logger.info("Handler asked to retry submission %s in %.0f s: %s",
+                        submission["submission_id"], exc.delay_s, exc)
+            if attempt == max_retries or retry_wait(exc.delay_s):
+                raise HandlerError(f"handler asked for a retry {attempt + 1} time(s): {exc}",
+                                   ErrorCode.HANDLER_RAISED) from exc
+    raise AssertionError("unreachable")
 
 
 def _failed(modality: str, code: ErrorCode, msg: str, elapsed: float) -> tuple[dict[str, Any], str]:

@@ -48,10 +48,12 @@ class Worker:
 
     def __init__(self, xqueue: XQueueClient, queue: str, analyse: Analyse, outbox: EventOutbox,
                  timing: WorkerTiming = WorkerTiming(), clock: Callable[[], float] = time.monotonic,
-                 stop_event: threading.Event | None = None) -> None:
+                 stop_event: threading.Event | None = None,
+                 wait: Callable[[float], bool] | None = None) -> None:
         self.xqueue, self.queue, self.analyse, self.outbox = xqueue, queue, analyse, outbox
         self.timing, self.clock = timing, clock
         self.stop_event = stop_event or threading.Event()
+        self._wait = wait or self.stop_event.wait
         self.idle = Backoff(timing.poll_interval_s, timing.poll_max_interval_s)
         self.trouble = Backoff(timing.poll_interval_s, timing.backoff_max_s)
         self.jobs_done = 0
@@ -65,7 +67,7 @@ class Worker:
 
     def wait(self, seconds: float) -> bool:
         """Sleep unless stopping; True if a stop was requested meanwhile."""
-        return self.stop_event.wait(seconds)
+        return self._wait(seconds)
 
     def run(self, max_jobs: int | None = None, burst: bool = False) -> int:
         """Loop until stopped (or ``max_jobs`` done, or the queue is empty in burst mode)."""
@@ -128,7 +130,7 @@ class Worker:
         thread.start()
         stop_seen_at: float | None = None
         while thread.is_alive():
-            thread.join(timeout=min(1.0, self.timing.heartbeat_s))
+            thread.join(timeout=min(0.25, self.timing.heartbeat_s))
             self.maybe_heartbeat()
             if self.stop_event.is_set():
                 stop_seen_at = self.clock() if stop_seen_at is None else stop_seen_at

@@ -1,0 +1,48 @@
+"""Handlers used by the worker tests (loaded by dotted path, like real ones)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ml_service.errors import Retry
+from ml_service.results import build_result
+
+SEEN: list[dict[str, Any]] = []
+CALLS = {"retry": 0}
+
+
+def ok(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Reports each recording's size and digest, and one violation per recording."""
+    SEEN.append(submission)
+    files, violations = [], []
+    for rec in submission["recordings"]:
+        data = Path(rec["path"]).read_bytes()
+        files.append({"name": rec["name"], "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        violations.append({"type": "face_absent", "start_s": 1.0, "end_s": 3.0, "confidence": 0.9,
+                           "details": {"file": rec["name"]}})
+    return build_result("debug", violations, {"duration_s": 10.0, "files": files}, 0.01), "looked"
+
+
+def raises(submission: dict[str, Any]) -> Any:
+    raise ZeroDivisionError("model exploded")
+
+
+def wrong_shape(submission: dict[str, Any]) -> Any:
+    return {"violations": []}
+
+
+def bad_schema(submission: dict[str, Any]) -> Any:
+    return {"schema": "ml-service/result/1", "score": 7}, "oops"
+
+
+def retry_once(submission: dict[str, Any]) -> Any:
+    CALLS["retry"] += 1
+    if CALLS["retry"] == 1:
+        raise Retry("model warming up", delay_s=5)
+    return ok(submission)
+
+
+def always_retry(submission: dict[str, Any]) -> Any:
+    raise Retry("never ready", delay_s=1)
