@@ -31,7 +31,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     started = time.monotonic()
     files = [_inspect(role, item) for role, item in _media_items(submission)]
     media = {"duration_s": _session_duration(files), "files": files}
-    result = build_result(MODALITY, [], media, time.monotonic() - started)
+    modality = submission.get("modality") or MODALITY  # the queue it serves, e.g. "screencast"
+    result = build_result(modality, [], media, time.monotonic() - started)
     return result, _summary(files)
 
 
