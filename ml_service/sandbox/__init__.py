@@ -1,0 +1,30 @@
+"""A local XQueue server and proctoring-platform stand-in, for tests and the demo.
+
+Two WSGI apps served on loopback, state kept in SQLite under a state dir so a restart
+loses nothing::
+
+    xqueue_app.py    /xqueue/...: login, get_queuelen, get_submission, put_result, submit
+    platform_app.py  /ml/auth/token, /ml/events, /media/, /api/..., the LMS callback, /
+    queue_store.py   submissions, files, the pull lease, keys, LMS delivery state
+    platform_store.py  clients, events, services, sessions, results
+    callback.py      posting replies to the LMS callback (loopback only)
+    tokens.py        secret hashes, the signing key, JWTs
+    logins.py        XQueue login sessions
+    events.py        status event validation
+    page.py          the HTML status page
+    state.py         what both apps share; db.py the SQLite schema
+    server.py        :class:`Sandbox`, running both apps in threads; cli.py the command
+
+Use::
+
+    with Sandbox(SandboxConfig(state_dir=tmp, xqueue_port=0, platform_port=0)) as sb:
+        sb.add_client("webcam-1", secret)
+        sid = sb.submit_session("webcam", {"session_id": "s1"}, {"webcam.webm": path})
+"""
+
+from __future__ import annotations
+
+from ml_service.sandbox.config import SandboxConfig
+from ml_service.sandbox.server import Sandbox
+
+__all__ = ["Sandbox", "SandboxConfig"]

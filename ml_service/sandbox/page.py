@@ -1,0 +1,85 @@
+"""The platform stand-in's status page: services, queues and the latest results.
+
+Self-contained HTML (inline CSS, no scripts, no external URL), rendered by Jinja with
+autoescaping on, so every name a service or a result chose is shown as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from jinja2 import Environment
+
+__all__ = ["render_status_page", "result_row"]
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5">
+<title>ml-service sandbox</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin-bottom:2em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
+th{background:#f3f3f3}.alive{color:#070}.stale{color:#a60}.stopped{color:#888}
+.failed{color:#b00}
+</style></head><body>
+<h1>ml-service sandbox</h1>
+<p>XQueue: <code>{{ xqueue_url }}</code> &middot; platform: <code>{{ platform_url }}</code></p>
+<h2>Services ({{ services|length }})</h2>
+<table><tr><th>name</th><th>queue</th><th>host</th><th>version</th><th>last event</th>
+<th>at</th><th>last heartbeat</th><th>current session</th><th>status</th></tr>
+{% for s in services %}<tr><td>{{ s.name }}</td><td>{{ s.queue }}</td><td>{{ s.host }}</td>
+<td>{{ s.version }}</td><td>{{ s.last_event }}</td><td>{{ s.last_event_time }}</td>
+<td>{{ s.last_heartbeat or "-" }}</td><td>{{ s.current_session or "-" }}</td>
+<td class="{{ s.status }}">{{ s.status }}</td></tr>
+{% else %}<tr><td colspan="9">no service has sent an event yet</td></tr>{% endfor %}
+</table>
+<h2>Queues</h2>
+<table><tr><th>queue</th><th>waiting</th></tr>
+{% for name, length in queues.items() %}<tr><td>{{ name }}</td><td>{{ length }}</td></tr>
+{% endfor %}</table>
+<h2>Latest results ({{ results|length }})</h2>
+<table><tr><th>received</th><th>session</th><th>modality / queue</th><th>submission</th>
+<th>violations</th><th>score</th><th>error_code</th></tr>
+{% for r in results %}<tr><td>{{ r.received }}</td><td>{{ r.session_id or "-" }}</td>
+<td>{{ r.modality }}</td><td>{{ r.submission_id }}</td><td>{{ r.violations }}</td>
+<td>{{ r.score }}</td><td class="{{ 'failed' if r.error_code not in (0, '-') else '' }}">
+{{ r.error_code }}</td></tr>
+{% else %}<tr><td colspan="7">no result yet</td></tr>{% endfor %}
+</table></body></html>
+"""
+
+_PAGE = Environment(autoescape=True).from_string(_TEMPLATE)
+
+
+def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's view of one stored result: counts and codes read from its body."""
+    body = result.get("body")
+    body = body if isinstance(body, dict) else {}
+    inner = body.get("result") if isinstance(body.get("result"), dict) else {}
+    violations = inner.get("violations")
+    score = body.get("score", inner.get("score", "-"))
+    return {
+        "received": result.get("received"),
+        "session_id": result.get("session_id"),
+        "modality": inner.get("modality") or result.get("queue"),
+        "submission_id": result.get("submission_id"),
+        "violations": len(violations) if isinstance(violations, list) else "-",
+        "score": score,
+        "error_code": inner.get("error_code", "-"),
+    }
+
+
+def render_status_page(
+    services: Sequence[Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
+    queues: Mapping[str, int],
+    urls: tuple[str, str],
+    limit: int = 50,
+) -> str:
+    """The whole page; ``results`` oldest first, shown newest first up to ``limit``."""
+    latest = [result_row(r) for r in list(results)[-limit:]][::-1]
+    return _PAGE.render(
+        services=services, results=latest, queues=queues,
+        xqueue_url=urls[0], platform_url=urls[1],
+    )

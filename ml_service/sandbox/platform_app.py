@@ -1,0 +1,179 @@
+"""The platform stand-in web app: token, status events, media, sessions, results, page.
+
+Routes (``docs/contracts.md`` §4 for the first two)::
+
+    POST /ml/auth/token              client credentials (JSON or form) -> HS256 JWT
+    POST /ml/events                  Bearer JWT + status event -> {"ok": true}
+    GET  /media/<path>               XQueue's stored files, a plain GET with no cookie
+    POST /api/sessions               queue + body + files -> submitted to the XQueue
+    POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
+    GET  /api/results | /api/services | /api/events
+    GET  /                           HTML status page
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
+from werkzeug.exceptions import NotFound
+
+from ml_service.sandbox.events import EventError, parse_event
+from ml_service.sandbox.page import render_status_page
+from ml_service.sandbox.queue_store import Refused
+from ml_service.sandbox.state import SandboxState
+from ml_service.sandbox.tokens import TokenError
+
+__all__ = ["create_platform_app"]
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("platform", __name__)
+_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def create_platform_app(state: SandboxState) -> Flask:
+    """A Flask app serving the platform stand-in over ``state``."""
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_FORM_MEMORY_SIZE"] = 2_621_440
+    app.extensions["sandbox"] = state
+    app.register_blueprint(bp)
+    return app
+
+
+def _state() -> SandboxState:
+    return current_app.extensions["sandbox"]
+
+
+def _error(status: int, error: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify(error=error, **extra), status
+
+
+@bp.post("/ml/auth/token")
+def issue_token() -> Any:
+    source = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    source = source if isinstance(source, dict) else {}
+    client_id, secret = source.get("client_id"), source.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(secret, str) or not client_id:
+        return _error(400, "invalid_request", error_description="client_id and client_secret")
+    if not _state().platform.check_client(client_id, secret):
+        logger.info("token refused for client %r", client_id)
+        return _error(401, "invalid_client")
+    ttl = _state().tokens.ttl_s
+    resp = jsonify(access_token=_state().tokens.issue(client_id), token_type="Bearer",
+                   expires_in=int(ttl) if float(ttl).is_integer() else ttl)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _bearer_client() -> str:
+    """The client id of the request's valid bearer token, else :class:`TokenError`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenError("missing bearer token")
+    client_id = _state().tokens.verify(token.strip())
+    if not _state().platform.has_client(client_id):
+        raise TokenError("unknown client")
+    return client_id
+
+
+@bp.post("/ml/events")
+def post_event() -> Any:
+    try:
+        client_id = _bearer_client()
+    except TokenError as exc:
+        resp, status = _error(401, str(exc))
+        resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return resp, status
+    body = request.get_json(force=True, silent=True)
+    try:
+        event = parse_event(body)
+    except EventError as exc:
+        return _error(400, "invalid_event", reason=str(exc))
+    _state().platform.record_event(client_id, event)
+    logger.debug("event %s from %s", event.event_type, event.service["name"])
+    return jsonify(ok=True)
+
+
+@bp.get("/media/<path:relpath>")
+def media(relpath: str) -> Response:
+    if any(part.startswith(".") for part in relpath.split("/")):
+        raise NotFound()  # no traversal, no half-written uploads
+    resp = send_from_directory(_state().queue.media_root, relpath, max_age=0)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@bp.post("/api/sessions")
+def create_session() -> Any:
+    queue, body = request.form.get("queue", ""), request.form.get("body", "")
+    if not _state().queue.has_queue(queue):
+        return _error(400, "unknown queue", queues=_state().queue.queues)
+    if not body.strip():
+        return _error(400, "body is required")
+    token, lms_key = secrets.token_hex(16), secrets.token_hex(16)
+    callback = f"{_state().platform_url}/xqueue/callback/{token}"
+    header = json.dumps({"lms_callback_url": callback, "lms_key": lms_key, "queue_name": queue})
+    _state().platform.open_session(token, lms_key, queue, _session_id(body))
+    files = {name: storage.stream for name, storage in request.files.items()}
+    try:
+        submission_id, _ = _state().queue.submit(header, body, files, request.remote_addr or "")
+    except Refused as exc:
+        _state().platform.bind_session(token, None)
+        return _error(400, str(exc))
+    _state().platform.bind_session(token, submission_id)
+    logger.info("session submitted to queue %s as submission %d", queue, submission_id)
+    return jsonify(submission_id=submission_id, callback=callback)
+
+
+def _session_id(body: str) -> str | None:
+    """The session id in an xqueue_body (ours, or wrapped in an LMS grader_payload)."""
+    try:
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and "session_id" not in parsed:
+            payload = parsed.get("grader_payload")
+            parsed = json.loads(payload) if isinstance(payload, str) else payload
+    except ValueError:
+        return None
+    value = parsed.get("session_id") if isinstance(parsed, dict) else None
+    return str(value) if isinstance(value, (str, int)) else None
+
+
+@bp.post("/xqueue/callback/<token>")
+def lms_callback(token: str) -> Any:
+    header, body = request.form.get("xqueue_header"), request.form.get("xqueue_body")
+    if header is None or body is None:
+        return _error(400, "xqueue_header and xqueue_body are required")
+    if not _state().platform.record_result(token, header, body):
+        return _error(404, "unknown session")
+    return jsonify(ok=True)
+
+
+@bp.get("/api/results")
+def api_results() -> Response:
+    return jsonify(_state().platform.results())
+
+
+@bp.get("/api/services")
+def api_services() -> Response:
+    return jsonify(_state().platform.services(_state().config.stale_after_s))
+
+
+@bp.get("/api/events")
+def api_events() -> Response:
+    return jsonify(_state().platform.events())
+
+
+@bp.get("/")
+def status_page() -> Response:
+    state = _state()
+    queues = {name: state.queue.queue_length(name) for name in state.queue.queues}
+    html = render_status_page(
+        state.platform.services(state.config.stale_after_s), state.platform.results(),
+        queues, (state.xqueue_url, state.platform_url),
+    )
+    return Response(html, content_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": _PAGE_CSP})
