@@ -40,11 +40,11 @@ class Event:
 
     @property
     def session(self) -> str | None:
-        """The session an event is about: ``data.session_id``, else ``data.submission_id``."""
-        for key in ("session_id", "submission_id"):
+        """The session an event is about: ``data.session_id``, else ``submission <id>``."""
+        for key, label in (("session_id", "{}"), ("submission_id", "submission {}")):
             value = self.data.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
-                return str(value)
+                return label.format(value)
         return None
 
 
