@@ -123,7 +123,7 @@ def build_worker(settings: Settings) -> Worker:
         timeout_s=settings.http_timeout_s, verify_tls=settings.verify_tls)
     fetcher = MediaFetcher(
         settings.media_allowed_hosts, settings.media_max_bytes, timeout_s=max(30.0, settings.http_timeout_s),
-        token_host=urlsplit(settings.platform_url).hostname, auth_header=platform.auth_header,
+        token_origin=settings.platform_url, auth_header=platform.auth_header,
         verify_tls=settings.verify_tls)
     timing = WorkerTiming(
         poll_interval_s=settings.poll_interval_s, poll_max_interval_s=settings.poll_max_interval_s,

@@ -37,6 +37,7 @@ A secret may instead be read from the file named by ``<NAME>_FILE`` (Docker secr
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "heartbeat_s": r.number("ML_HEARTBEAT_S", 30.0),
         "shutdown_grace_s": r.number("ML_SHUTDOWN_GRACE_S", 30.0),
         "work_dir": r.directory("ML_WORK_DIR", Path(tempfile.gettempdir())),
-        "media_max_bytes": int(r.number("ML_MEDIA_MAX_BYTES", 4 * 1024**3)),
+        "media_max_bytes": r.integer("ML_MEDIA_MAX_BYTES", 4 * 1024**3),
         "media_allowed_hosts": frozenset(_split(hosts) if hosts else default_hosts - {""}),
         "verify_tls": r.boolean("ML_VERIFY_TLS", True),
         "log_level": r.choice("ML_LOG_LEVEL", _LOG_LEVELS, "INFO"),
@@ -249,7 +250,10 @@ class _Reader:
         return value
 
     def number(self, name: str, default: float) -> float:
-        return self._convert(name, default, float, lambda v: v > 0, "a positive number")
+        return self._convert(name, default, float, lambda v: 0 < v < math.inf, "a positive number")
+
+    def integer(self, name: str, default: int) -> int:
+        return self._convert(name, default, int, lambda v: v > 0, "a positive number without a fraction")
 
     def boolean(self, name: str, default: bool) -> bool:
         table = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}

@@ -59,7 +59,7 @@ def run_handler(func: Handler, submission: dict[str, Any]) -> tuple[dict[str, An
     """Call the handler and enforce the contract; raise :class:`HandlerError` otherwise."""
     try:
         returned = func(submission)
-    except Retry:
+    except (Retry, HandlerError):
         raise
     except Exception as exc:  # noqa: BLE001 - a handler's failure must become an answer
         logger.exception("Handler raised on submission %s", submission.get("submission_id"))

@@ -3,7 +3,7 @@
 Only http(s) URLs on allowed hosts are fetched; redirects are followed by hand, at most
 three, and only to allowed hosts; file names are reduced to a safe base name; sizes are
 capped both by ``Content-Length`` and while streaming. The platform's bearer token is sent
-only to the platform's own host. Every refusal is a :class:`MediaError`.
+only to the platform's own origin (scheme, host, port). Every refusal is a :class:`MediaError`.
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ class MediaFetcher:
         allowed_hosts: frozenset[str],
         max_bytes: int,
         timeout_s: float = 30.0,
-        token_host: str | None = None,
+        token_origin: str | None = None,
         auth_header: Callable[[], dict[str, str]] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
     ) -> None:
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.max_bytes, self.timeout_s = max_bytes, timeout_s
-        self.token_host, self._auth_header = token_host, auth_header
+        self.token_origin = _origin(token_origin) if token_origin else None
+        self._auth_header = auth_header
         self.http = session or requests.Session()
         self.http.verify = verify_tls
 
@@ -107,8 +108,7 @@ class MediaFetcher:
             raise MediaError(f"media host {host!r} is not in ML_MEDIA_ALLOWED_HOSTS")
 
     def _headers_for(self, url: str) -> dict[str, str]:
-        host = (urlsplit(url).hostname or "").lower()
-        if self._auth_header is not None and host == self.token_host:
+        if self._auth_header is not None and _origin(url) == self.token_origin:
             return self._auth_header()
         return {}
 
@@ -132,6 +132,13 @@ class MediaFetcher:
             target.unlink(missing_ok=True)
             raise
         return written
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: the token goes only to exactly the platform's origin."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
 
 
 def _describe(url: str) -> str:

@@ -61,7 +61,7 @@ def decode_pull(content: Any) -> Pulled:
     if not isinstance(header, dict):
         raise ProtocolError("xqueue_header is not a JSON object")
     sub_id, key = header.get("submission_id"), header.get("submission_key")
-    if isinstance(sub_id, bool) or not isinstance(sub_id, (int, str)) or not str(sub_id).isdigit():
+    if not ((type(sub_id) is int and sub_id >= 0) or (isinstance(sub_id, str) and sub_id.isascii() and sub_id.isdigit())):
         raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise ProtocolError("xqueue_header has no valid submission_key")
@@ -78,6 +78,8 @@ def decode_pull(content: Any) -> Pulled:
 
 
 def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
+    if raw in (None, ""):
+        return {}, None
     try:
         files = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:

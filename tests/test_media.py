@@ -22,7 +22,7 @@ offline = httpretty.activate(allow_net_connect=False)
 
 
 def fetcher(max_bytes: int = 10_000, **kw) -> MediaFetcher:
-    kw.setdefault("token_host", "platform.example")
+    kw.setdefault("token_origin", PLATFORM)
     kw.setdefault("auth_header", lambda: {"Authorization": f"Bearer {TOKEN}"})
     return MediaFetcher(ALLOWED, max_bytes, timeout_s=2, **kw)
 
@@ -242,7 +242,7 @@ def test_http_error_status_is_refused(tmp_path, status):
 
 
 @offline
-def test_auth_header_sent_only_to_token_host(tmp_path):
+def test_auth_header_sent_only_to_the_token_origin(tmp_path):
     serve(f"{PLATFORM}/media/screen.webm", body=b"p")
     serve(f"{XQ}/media/webcam.webm", body=b"x")
     serve(f"{OTHER}/media/voice.wav", body=b"o")
@@ -267,9 +267,9 @@ def test_auth_header_not_carried_across_a_redirect(tmp_path):
 
 
 @offline
-def test_no_auth_header_without_token_host(tmp_path):
+def test_no_auth_header_without_a_token_origin(tmp_path):
     serve(f"{PLATFORM}/media/a.webm", body=b"p")
-    fetcher(token_host=None).fetch("a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
+    fetcher(token_origin=None).fetch("a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
     assert "Authorization" not in httpretty.last_request().headers
 
 
@@ -407,3 +407,13 @@ def test_fetch_into_job_dir_then_cleanup(tmp_path: Path):
         path = fetcher().fetch("webcam.webm", f"{XQ}/media/webcam.webm", folder)
         assert path.read_bytes() == b"frames"
     assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+@offline
+def test_auth_header_not_sent_to_the_same_host_on_another_scheme_or_port(tmp_path):
+    serve("http://platform.example/media/a.webm", body=b"a")
+    serve("https://platform.example:8443/media/b.webm", body=b"b")
+    f = fetcher()
+    f.fetch("a.webm", "http://platform.example/media/a.webm", tmp_path)
+    f.fetch("b.webm", "https://platform.example:8443/media/b.webm", tmp_path)
+    assert all("Authorization" not in r.headers for r in httpretty.latest_requests())
