@@ -61,7 +61,7 @@ def decode_pull(content: Any) -> Pulled:
     if not isinstance(header, dict):
         raise ProtocolError("xqueue_header is not a JSON object")
     sub_id, key = header.get("submission_id"), header.get("submission_key")
-    if not ((type(sub_id) is int and sub_id >= 0) or (isinstance(sub_id, str) and sub_id.isascii() and sub_id.isdigit())):
+    if not _is_id(sub_id):
         raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise ProtocolError("xqueue_header has no valid submission_key")
@@ -75,6 +75,13 @@ def decode_pull(content: Any) -> Pulled:
         files=files,
         files_problem=problem,
     )
+
+
+def _is_id(value: Any) -> bool:
+    """A non-negative int, or a string of ASCII digits (not bool, not "²")."""
+    if type(value) is int:
+        return value >= 0
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
