@@ -1,0 +1,68 @@
+"""What bench/quality.py and bench/speed.py share: paths, module overlays, output helpers.
+
+Importing this module puts the repository root on ``sys.path`` (the scripts run as
+``python bench/<script>.py``). ``--modules-path ROOT`` names a folder laid out like the
+repository: its ``ml_service/samples/<m>.py``, ``handlers/<m>/`` and ``bench/speed_<m>.py``
+join the real ones (the harness's tests use this for a fake modality).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = ROOT / "bench-data"
+
+__all__ = ["DEFAULT_DATA", "ROOT", "add_overlays", "emit", "fmt", "speed_module_files", "table"]
+
+
+def add_overlays(roots: Iterable[Path]) -> None:
+    """Make each ROOT's sample modules and handlers importable alongside the real ones."""
+    import handlers
+
+    from ml_service import samples
+
+    for root in map(Path, roots):
+        samples.add_search_path(root / "ml_service" / "samples")
+        text = str((root / "handlers").absolute())
+        if text not in handlers.__path__:
+            handlers.__path__.append(text)
+
+
+def speed_module_files(roots: Iterable[Path] = ()) -> dict[str, Path]:
+    """``{modality: path}`` of every ``bench/speed_<modality>.py``, overlays last (they win)."""
+    found: dict[str, Path] = {}
+    for folder in [ROOT / "bench", *(Path(r) / "bench" for r in roots)]:
+        for path in sorted(folder.glob("speed_*.py")):
+            found[path.stem.removeprefix("speed_")] = path.absolute()
+    return found
+
+
+def emit(record: dict[str, Any], out: TextIO) -> None:
+    """One JSON line, keys in insertion order, floats rounded to 6 places."""
+    clean = {k: round(v, 6) if isinstance(v, float) and math.isfinite(v) else v for k, v in record.items()}
+    print(json.dumps(clean), file=out, flush=True)
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A table cell: ``-`` for None, fixed digits for floats."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """A plain left-aligned text table."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    for line in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip(), file=out)
