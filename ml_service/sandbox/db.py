@@ -102,13 +102,14 @@ class Database:
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(f"BEGIN;{_SCHEMA}COMMIT;")
         finally:
             conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: safe, durable but for power loss
         return conn
 
     @contextmanager

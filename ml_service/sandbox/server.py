@@ -85,9 +85,13 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop serving and release the ports; the state dir keeps everything."""
+        stoppers = [threading.Thread(target=server.shutdown) for server, _ in self._servers]
+        for stopper in stoppers:  # both at once: each waits up to one poll interval
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         while self._servers:
             server, thread = self._servers.pop()
-            server.shutdown()
             server.server_close()
             thread.join(10)
         if self._state is not None:
