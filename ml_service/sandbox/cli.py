@@ -127,7 +127,8 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
     """SIGINT/SIGTERM only set ``stop``; nothing to install off the main thread."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM)
+    return {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
 
 
 def _add_client(args: argparse.Namespace, state_dir: Path) -> int:

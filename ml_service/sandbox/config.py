@@ -7,6 +7,7 @@ expiry, token expiry and staleness can be tested without sleeping.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import time
@@ -63,6 +64,9 @@ class SandboxConfig:
         """Every invalid setting, as readable text (empty = valid)."""
         found = [f"queue name {q!r} is not a simple name" for q in self.queues
                  if not isinstance(q, str) or not _QUEUE_RE.match(q)]
+        if not _is_loopback_host(self.host):
+            found.append(f"host {self.host!r}: the sandbox serves on loopback only "
+                         "(127.0.0.1, ::1 or localhost)")
         if not self.queues:
             found.append("queues: at least one queue is needed")
         if not self.users or not all(isinstance(u, str) and u and isinstance(p, str) and p
@@ -82,6 +86,15 @@ class SandboxConfig:
             if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
                 found.append(f"{name} must be a number > 0")
         return found
+
+
+def _is_loopback_host(host: Any) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_number(value: Any) -> bool:

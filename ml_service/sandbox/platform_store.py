@@ -86,16 +86,15 @@ class PlatformStore:
             key = (svc["name"], svc["host"], svc["queue"])
             old = conn.execute(
                 "SELECT * FROM services WHERE name = ? AND host = ? AND queue = ?", key
-            ).fetchone()
+            ).fetchone() or {"first_seen": now, "last_heartbeat": None, "current_session": None}
+            heartbeat = now if event.event_type == "heartbeat" else old["last_heartbeat"]
             conn.execute(
                 "INSERT OR REPLACE INTO services (name, host, queue, version, client_id,"
                 " first_seen, last_event_type, last_event_time, last_event_timestamp,"
                 " last_heartbeat, current_session, stopped)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, svc["version"], client_id, old["first_seen"] if old else now,
-                 event.event_type, now, event.timestamp,
-                 now if event.event_type == "heartbeat" else (old["last_heartbeat"] if old else None),
-                 _next_session(event, old["current_session"] if old else None),
+                (*key, svc["version"], client_id, old["first_seen"], event.event_type, now,
+                 event.timestamp, heartbeat, _next_session(event, old["current_session"]),
                  int(event.event_type == "service_stopping")),
             )
 

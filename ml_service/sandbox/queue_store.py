@@ -177,7 +177,8 @@ class QueueStore:
     def submission(self, submission_id: int) -> dict[str, Any] | None:
         """Every stored column of one submission (for tests and the status page)."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            row = conn.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,))
+            row = row.fetchone()
         return dict(row) if row else None
 
 

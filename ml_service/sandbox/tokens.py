@@ -82,13 +82,9 @@ class TokenIssuer:
 
     def verify(self, token: str) -> str:
         """Return the client id of a valid token, else raise :class:`TokenError`."""
+        options = {"require": ["sub", "iat", "exp"], "verify_exp": False, "verify_iat": False}
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["HS256"],
-                options={"require": ["sub", "iat", "exp"], "verify_exp": False, "verify_iat": False},
-            )
+            claims = jwt.decode(token, self._key, algorithms=["HS256"], options=options)
         except jwt.InvalidTokenError as exc:
             raise TokenError(f"invalid token: {type(exc).__name__}") from exc
         if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= self._clock():

@@ -102,6 +102,7 @@ def test_platform_callback_refuses_wrong_lms_key(sandbox, http):
     ("http://[::1]:80/x", True), ("http://10.0.0.1/x", False), ("http://example.com/x", False),
     ("ftp://127.0.0.1/x", False), ("http://127.0.0.1.example.com/x", False), ("not a url", False),
     ("http://[::1/x", False),
+    ("http://127.0.0.1@192.0.2.1/x", False), ("http://localhost.example.com/x", False),
 ])
 def test_is_loopback_url(url, ok):
     assert is_loopback_url(url) is ok

@@ -7,6 +7,7 @@ import json
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -118,3 +119,40 @@ def test_serve_runs_until_sigterm_and_logs_no_secret(tmp_path):
     assert token.json()["access_token"] not in log
     assert "stop signal received" in log
 
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({"host": "0.0.0.0"}, "loopback only"),
+    ({"host": "example.com"}, "loopback only"),
+    ({"queues": []}, "at least one queue"),
+    ({"queues": ["a/b"]}, "not a simple name"),
+    ({"users": {}}, "users"),
+    ({"xqueue_port": 70000}, "xqueue_port"),
+    ({"processing_delay_s": -1}, "processing_delay_s"),
+    ({"token_ttl_s": 0}, "token_ttl_s"),
+    ({"stale_after_s": "90"}, "stale_after_s"),
+    ({"clients": {"c": ""}}, "clients"),
+])
+def test_config_reports_bad_settings(tmp_path, overrides, problem):
+    from ml_service.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        SandboxConfig(state_dir=tmp_path, **overrides)
+    assert any(problem in p for p in info.value.problems)
+
+
+def test_config_repr_hides_passwords_and_secrets(tmp_path):
+    cfg = SandboxConfig(state_dir=tmp_path, users={"u": "pw-123"}, clients={"c": "sec-456"})
+    assert "pw-123" not in repr(cfg) and "sec-456" not in repr(cfg)
+
+
+def test_config_accepts_ipv6_loopback(tmp_path):
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    with Sandbox(SandboxConfig(state_dir=tmp_path, host="::1", xqueue_port=0, platform_port=0)) as sb:
+        assert sb.xqueue_url.startswith("http://[::1]:")
+        with requests.Session() as http:
+            http.trust_env = False
+            assert http.get(f"{sb.xqueue_url}/xqueue/status/").json()["content"] == "OK"
