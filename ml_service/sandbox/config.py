@@ -79,6 +79,8 @@ class SandboxConfig:
             port = getattr(self, name)
             if not isinstance(port, int) or not 0 <= port <= 65535:
                 found.append(f"{name}: {port!r} is not a port number")
+        if self.xqueue_port == self.platform_port != 0:
+            found.append(f"xqueue_port and platform_port are both {self.xqueue_port}")
         for name in ("processing_delay_s", "callback_timeout_s", "max_failures"):
             if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
                 found.append(f"{name} must be a number >= 0")

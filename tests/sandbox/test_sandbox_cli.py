@@ -128,6 +128,7 @@ def test_serve_runs_until_sigterm_and_logs_no_secret(tmp_path):
     ({"queues": ["a/b"]}, "not a simple name"),
     ({"users": {}}, "users"),
     ({"xqueue_port": 70000}, "xqueue_port"),
+    ({"xqueue_port": 8000, "platform_port": 8000}, "both 8000"),
     ({"processing_delay_s": -1}, "processing_delay_s"),
     ({"token_ttl_s": 0}, "token_ttl_s"),
     ({"stale_after_s": "90"}, "stale_after_s"),
