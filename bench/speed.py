@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     out, err = out or sys.stdout, err or sys.stderr
     parser = _parser()
     args = parser.parse_args(argv)
+    args.modules_path = [root.absolute() for root in args.modules_path]  # the children run in ROOT
     add_overlays(args.modules_path)
     modules = speed_module_files(args.modules_path)
     unknown = sorted(set(args.modality) - set(modules))
