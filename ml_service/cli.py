@@ -15,13 +15,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit
+from typing import Callable
 
 from ml_service import __version__
 from ml_service.config import Settings, load_environ
 from ml_service.errors import ConfigError, HandlerLoadError
 from ml_service.events import EventOutbox
-from ml_service.handlers import load_handler
+from ml_service.handlers import Handler, load_handler
+from ml_service.isolation import IsolatedHandler
+from ml_service.journal import Journal
 from ml_service.job import analyse
 from ml_service.logs import configure_logging
 from ml_service.media import MediaFetcher
@@ -104,13 +106,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _install_signal_handlers(worker)
     logger.info("ml-service %s: %s pulling queue %s at %s with handler %s", __version__,
                 settings.service_name, settings.queue_name, settings.xqueue_url, settings.analyzer)
-    worker.run(max_jobs=args.max_jobs, burst=args.burst)
+    try:
+        worker.run(max_jobs=args.max_jobs, burst=args.burst)
+    finally:
+        if worker.cancel is not None:
+            worker.cancel()  # stop the handler process
     return 0
 
 
 def build_worker(settings: Settings) -> Worker:
-    """Wire the clients, the handler and the loop from validated settings."""
-    handler = load_handler(settings.analyzer)
+    """Wire the clients, the journal, the handler and the loop from validated settings."""
+    handler, cancel = _handler(settings)
     basic = settings.xqueue_basic_auth
     xqueue = XQueueClient(
         settings.xqueue_url, settings.xqueue_user, settings.xqueue_password.reveal(),
@@ -122,17 +128,29 @@ def build_worker(settings: Settings) -> Worker:
         token_path=settings.token_path, events_path=settings.events_path,
         timeout_s=settings.http_timeout_s, verify_tls=settings.verify_tls)
     fetcher = MediaFetcher(
-        settings.media_allowed_hosts, settings.media_max_bytes, timeout_s=max(30.0, settings.http_timeout_s),
-        token_origin=settings.platform_url, auth_header=platform.auth_header,
-        verify_tls=settings.verify_tls)
+        settings.media_allowed_hosts, settings.media_max_bytes, timeout_s=settings.media_timeout_s,
+        token_origin=settings.platform_url, auth_header=platform.auth_header, verify_tls=settings.verify_tls)
+    journal = Journal(settings.state_dir / f"journal-{settings.queue_name}.sqlite3")
     timing = WorkerTiming(
         poll_interval_s=settings.poll_interval_s, poll_max_interval_s=settings.poll_max_interval_s,
         backoff_max_s=settings.backoff_max_s, heartbeat_s=settings.heartbeat_s,
-        shutdown_grace_s=settings.shutdown_grace_s)
+        shutdown_grace_s=settings.shutdown_grace_s, rerun_interrupted=settings.rerun_interrupted,
+        max_runs=settings.max_runs, wait_for_other_s=settings.handler_timeout_s)
     stop_event = threading.Event()
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
                                 modality=settings.queue_name, retry_wait=stop_event.wait)
-    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform), timing, stop_event=stop_event)
+    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
+                  timing, stop_event=stop_event, cancel=cancel)
+
+
+def _handler(settings: Settings) -> tuple[Handler, Callable[[], None] | None]:
+    """The handler, isolated in a child process (started now, so load errors show at start-up)."""
+    if settings.handler_isolation == "inline":
+        return load_handler(settings.analyzer), None
+    isolated = IsolatedHandler(settings.analyzer, timeout_s=settings.handler_timeout_s,
+                               memory_mb=settings.handler_memory_mb)
+    isolated.start()
+    return isolated, isolated.stop
 
 
 def _install_signal_handlers(worker: Worker) -> None:

@@ -27,6 +27,13 @@ ML_WORK_DIR                system tmp  where per-job media folders are made
 ML_MEDIA_MAX_BYTES         4294967296  largest accepted media file
 ML_MEDIA_ALLOWED_HOSTS     XQueue + platform hosts  hosts media may come from (comma list)
 ML_VERIFY_TLS              true      verify HTTPS certificates
+ML_STATE_DIR               ./state   where the journal (SQLite) lives; a volume in Docker
+ML_HANDLER_ISOLATION       process   ``process`` (child process, limits) or ``inline`` (debugging)
+ML_HANDLER_TIMEOUT_S       600       wall-clock limit of one job in the handler process
+ML_HANDLER_MEMORY_MB       per modality  resident-memory cap of the handler process
+ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``fail`` (error answer)
+ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
+ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
 ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
 ML_LOG_FORMAT              text      ``text`` or ``json``
 =========================  ========  ==============================================
@@ -51,6 +58,8 @@ from ml_service.errors import ConfigError
 
 __all__ = ["Secret", "Settings", "load_environ"]
 
+# Resident-memory caps of the handler process by queue (MB); others get 2048.
+MEMORY_DEFAULTS_MB = {"webcam": 2048.0, "screencast": 1536.0, "audio": 1536.0, "keystrokes": 512.0, "debug": 512.0}
 SECRET_VARS = ("ML_XQUEUE_AUTH", "ML_CLIENT_SECRET", "ML_XQUEUE_BASIC_AUTH")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -116,6 +125,13 @@ class Settings:
     verify_tls: bool = True
     log_level: str = "INFO"
     log_format: str = "text"
+    state_dir: Path = Path("state")
+    handler_isolation: str = "process"
+    handler_timeout_s: float = 600.0
+    handler_memory_mb: float = 2048.0
+    rerun_interrupted: bool = True
+    max_runs: int = 3
+    media_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -173,6 +189,13 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "verify_tls": r.boolean("ML_VERIFY_TLS", True),
         "log_level": r.choice("ML_LOG_LEVEL", _LOG_LEVELS, "INFO"),
         "log_format": r.choice("ML_LOG_FORMAT", ("TEXT", "JSON"), "TEXT").lower(),
+        "state_dir": Path(r.text("ML_STATE_DIR", required=False) or "state"),
+        "handler_isolation": r.choice("ML_HANDLER_ISOLATION", ("PROCESS", "INLINE"), "PROCESS").lower(),
+        "handler_timeout_s": r.number("ML_HANDLER_TIMEOUT_S", 600.0),
+        "handler_memory_mb": r.number("ML_HANDLER_MEMORY_MB", MEMORY_DEFAULTS_MB.get(queue or "", 2048.0)),
+        "rerun_interrupted": r.choice("ML_INFLIGHT_ON_START", ("RERUN", "FAIL"), "RERUN") == "RERUN",
+        "max_runs": r.integer("ML_MAX_RUNS", 3),
+        "media_timeout_s": r.number("ML_MEDIA_TIMEOUT_S", 30.0),
     }
 
 

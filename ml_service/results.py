@@ -45,6 +45,7 @@ class ErrorCode(IntEnum):
     HANDLER_CRASHED = 7
     MEDIA_UNREADABLE = 8
     HANDLER_LOAD = 9
+    INTERRUPTED = 10
 
 
 @lru_cache(maxsize=None)

@@ -1,11 +1,12 @@
 """The worker loop: pull, announce, analyse, answer, report — until told to stop.
 
-``run()`` repeats ``run_once()``. An empty queue backs off quietly up to a cap; a server
-that is down backs off exponentially with jitter; nothing in the loop crashes the worker.
-Every pulled submission ends in one answer (a result or an error result) and one final
-status event, by the structure of :meth:`Worker.process`. ``request_stop()`` (called by
-the signal handler) lets the current job finish within the grace period, then the worker
-sends ``service_stopping`` and returns.
+``run()`` first recovers jobs a killed predecessor left in the journal, then repeats
+``run_once()``. An empty queue backs off quietly up to a cap; a server that is down backs
+off exponentially with jitter; nothing in the loop crashes the worker. Every pulled
+submission ends in one answer (a result, an error result, or a result kept in the journal
+for later delivery) and one final status event, by the structure of :meth:`Worker.process`.
+``request_stop()`` (the signal handler) lets the current job finish within the grace
+period; a job still running then is handed back, and the worker sends ``service_stopping``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ml_service.backoff import Backoff
-from ml_service.errors import LeaseLostError, MLServiceError, TransportError
+from ml_service.delivery import Delivered, Delivery
+from ml_service.errors import MLServiceError
 from ml_service.events import EventOutbox
 from ml_service.job import Outcome
-from ml_service.results import ErrorCode, error_result, xqueue_reply
+from ml_service.journal import Journal
+from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled
 from ml_service.xqueue import XQueueClient
 
@@ -29,37 +32,41 @@ __all__ = ["Worker", "WorkerTiming"]
 logger = logging.getLogger(__name__)
 
 Analyse = Callable[[Pulled], Outcome]
+_TOUCH_S = 5.0  # journal heartbeat of a running job; others treat it as live for 6x this
 
 
 @dataclass(frozen=True)
 class WorkerTiming:
-    """The loop's waits, in seconds."""
+    """The loop's waits and limits."""
 
     poll_interval_s: float = 1.0
     poll_max_interval_s: float = 10.0
     backoff_max_s: float = 60.0
     heartbeat_s: float = 30.0
     shutdown_grace_s: float = 30.0
-    put_attempts: int = 5
+    rerun_interrupted: bool = True
+    max_runs: int = 3
+    wait_for_other_s: float = 600.0
 
 
 class Worker:
     """Pulls from one queue and answers every submission it pulls."""
 
     def __init__(self, xqueue: XQueueClient, queue: str, analyse: Analyse, outbox: EventOutbox,
-                 timing: WorkerTiming = WorkerTiming(), clock: Callable[[], float] = time.monotonic,
-                 stop_event: threading.Event | None = None,
-                 wait: Callable[[float], bool] | None = None) -> None:
+                 journal: Journal, timing: WorkerTiming = WorkerTiming(),
+                 clock: Callable[[], float] = time.monotonic, stop_event: threading.Event | None = None,
+                 wait: Callable[[float], bool] | None = None, cancel: Callable[[], None] | None = None) -> None:
         self.xqueue, self.queue, self.analyse, self.outbox = xqueue, queue, analyse, outbox
-        self.timing, self.clock = timing, clock
+        self.journal, self.timing, self.clock, self.cancel = journal, timing, clock, cancel
         self.stop_event = stop_event or threading.Event()
         self._wait = wait or self.stop_event.wait
+        self.delivery = Delivery(xqueue, journal, queue, outbox, self.wait,
+                                 base_s=timing.poll_interval_s, cap_s=timing.backoff_max_s)
         self.idle = Backoff(timing.poll_interval_s, timing.poll_max_interval_s)
         self.trouble = Backoff(timing.poll_interval_s, timing.backoff_max_s)
         self.jobs_done = 0
         self.current: Pulled | None = None
         self._last_heartbeat = float("-inf")
-        self._lost_lease_logged = False
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current job (safe from a signal handler)."""
@@ -73,18 +80,30 @@ class Worker:
         """Loop until stopped (or ``max_jobs`` done, or the queue is empty in burst mode)."""
         self.outbox.post("service_started", {"queue": self.queue})
         try:
+            self.recover()
             while not self.stop_event.is_set():
                 self.maybe_heartbeat()
                 self.outbox.flush()
+                self.delivery.retry_due()
                 worked = self.run_once()
                 if max_jobs is not None and self.jobs_done >= max_jobs:
                     break
-                if burst and worked is False and self.trouble.attempt == 0:
+                if burst and not worked and self.trouble.attempt == 0:
                     break
         finally:
             self.outbox.post("service_stopping", {"queue": self.queue, "jobs_done": self.jobs_done})
             logger.info("Worker for queue %s stopped after %d job(s)", self.queue, self.jobs_done)
         return self.jobs_done
+
+    def recover(self) -> None:
+        """Finish jobs that a killed predecessor left running: re-run them or answer an error."""
+        for row in self.journal.orphans(self.queue, stale_after_s=6 * _TOUCH_S + self.timing.wait_for_other_s):
+            logger.warning("Submission %s was interrupted (worker killed mid-job, run %d); %s", row.submission_id,
+                           row.runs, "re-running it" if self._may_rerun(row.runs) else "answering with an error")
+            self.process(row.pulled(), interrupted_runs=row.runs)
+
+    def _may_rerun(self, runs: int) -> bool:
+        return self.timing.rerun_interrupted and runs < self.timing.max_runs
 
     def run_once(self) -> bool:
         """One poll; True if a submission was processed, False if idle or in trouble."""
@@ -105,22 +124,55 @@ class Worker:
         self.process(pulled)
         return True
 
-    def process(self, pulled: Pulled) -> None:
-        """Analyse and answer one submission; always ends with one final status event."""
-        sid = pulled.submission_id
-        logger.info("Pulled submission %s from queue %s", sid, self.queue)
+    def process(self, pulled: Pulled, interrupted_runs: int = 0) -> None:
+        """Answer one submission; always ends with exactly one final status event."""
+        logger.info("Pulled submission %s from queue %s", pulled.submission_id, self.queue)
         self.current = pulled
         outcome: Outcome | None = None
-        delivered = False
+        status: Delivered | None = None
         try:
-            self.outbox.post("session_processing_start", {"submission_id": sid, "queue": self.queue})
-            outcome = self._analyse_bounded(pulled)
+            self.outbox.post("session_processing_start", {"submission_id": pulled.submission_id,
+                                                          "queue": self.queue})
+            outcome = self._outcome_for(pulled, interrupted_runs)
             if outcome is not None:
-                delivered = self.deliver(pulled, outcome)
+                status = self.delivery.deliver(pulled, outcome)
         finally:
             self.current = None
             self.jobs_done += 1
-            self._final_event(pulled, outcome, delivered)
+            self._final_event(pulled, outcome, status)
+
+    def _outcome_for(self, pulled: Pulled, interrupted_runs: int) -> Outcome | None:
+        """A kept result, another worker's result, or a fresh analysis (None: handed back)."""
+        decision, row = self.journal.begin(self.queue, pulled, live_after_s=6 * _TOUCH_S)
+        if decision == "reuse" and row is not None and row.result is not None:
+            logger.info("Submission %s came back; answering from the journal, not re-analysing", pulled.submission_id)
+            return Outcome(row.result, row.msg or "", row.result.get("session_id"))
+        if decision == "wait":
+            kept = self._wait_for_other(pulled)
+            if kept is not None:
+                return kept
+        if interrupted_runs and not self._may_rerun(interrupted_runs):
+            outcome = _interrupted(self.queue, pulled, interrupted_runs)
+        else:
+            outcome = self._analyse_bounded(pulled)
+        if outcome is None:
+            self.journal.handed_back(self.queue, pulled.submission_id)
+            return None
+        self.journal.computed(self.queue, pulled.submission_id, outcome.result, outcome.msg)
+        return outcome
+
+    def _wait_for_other(self, pulled: Pulled) -> Outcome | None:
+        """Another live worker analyses the same content: wait for its result instead."""
+        logger.info("Submission %s is being analysed by another worker; waiting for its result",
+                    pulled.submission_id)
+        deadline = self.clock() + self.timing.wait_for_other_s
+        while self.clock() < deadline and not self.wait(1.0):
+            decision, row = self.journal.begin(self.queue, pulled, live_after_s=6 * _TOUCH_S)
+            if decision == "reuse" and row is not None and row.result is not None:
+                return Outcome(row.result, row.msg or "", row.result.get("session_id"))
+            if decision == "analyse":
+                return None  # the other worker is gone; the row is ours now
+        return None
 
     def _analyse_bounded(self, pulled: Pulled) -> Outcome | None:
         """Run the analysis in a thread; heartbeat meanwhile; give up after the stop grace."""
@@ -129,15 +181,21 @@ class Worker:
                                   name=f"job-{pulled.submission_id}", daemon=True)
         thread.start()
         stop_seen_at: float | None = None
+        last_touch = self.clock()
         while thread.is_alive():
             thread.join(timeout=min(0.25, self.timing.heartbeat_s))
             self.maybe_heartbeat()
+            if self.clock() - last_touch >= _TOUCH_S:
+                self.journal.touch(self.queue, pulled.submission_id)
+                last_touch = self.clock()
             if self.stop_event.is_set():
                 stop_seen_at = self.clock() if stop_seen_at is None else stop_seen_at
                 if self.clock() - stop_seen_at >= self.timing.shutdown_grace_s:
-                    logger.warning("Stopping: handing back submission %s unanswered after the %.0f s "
-                                   "grace; XQueue re-offers it after its processing delay",
+                    logger.warning("Stopping: handing back submission %s unanswered after the %.0f s grace; "
+                                   "XQueue re-offers it after its processing delay",
                                    pulled.submission_id, self.timing.shutdown_grace_s)
+                    if self.cancel is not None:
+                        self.cancel()
                     return None
         return box[0] if box else None
 
@@ -151,51 +209,18 @@ class Worker:
             result = error_result(self.queue, ErrorCode.HANDLER_CRASHED, msg)
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
 
-    def deliver(self, pulled: Pulled, outcome: Outcome) -> bool:
-        """put_result with bounded retries on transport errors; False if not delivered."""
-        body = xqueue_reply(outcome.result, outcome.msg)
-        retry = Backoff(self.timing.poll_interval_s, self.timing.backoff_max_s)
-        for attempt in range(1, self.timing.put_attempts + 1):
-            try:
-                self.xqueue.put_result(pulled.header, body)
-                logger.info("Answered submission %s (error_code %s, score %.2f)", pulled.submission_id,
-                            outcome.result["error_code"], outcome.result["score"])
-                return True
-            except LeaseLostError:
-                self._log_lost_lease(pulled)
-                return False
-            except TransportError as exc:
-                if attempt == self.timing.put_attempts:
-                    logger.error("Could not deliver the result of submission %s after %d attempts: %s",
-                                 pulled.submission_id, attempt, exc)
-                    return False
-                self.wait(retry.next_delay())
-            except MLServiceError as exc:
-                logger.error("XQueue refused the result of submission %s: %s", pulled.submission_id, exc)
-                return False
-        return False
-
-    def _log_lost_lease(self, pulled: Pulled) -> None:
-        remedy = ("the analysis outlasted XQueue's SUBMISSION_PROCESSING_DELAY and the submission was "
-                  "re-offered; raise SUBMISSION_PROCESSING_DELAY on the XQueue server")
-        if not self._lost_lease_logged:
-            logger.warning("Lost the lease on submission %s: %s", pulled.submission_id, remedy)
-            self._lost_lease_logged = True
-        else:
-            logger.info("Lost the lease on submission %s (see earlier warning)", pulled.submission_id)
-
-    def _final_event(self, pulled: Pulled, outcome: Outcome | None, delivered: bool) -> None:
-        data = {"submission_id": pulled.submission_id, "queue": self.queue, "delivered": delivered}
+    def _final_event(self, pulled: Pulled, outcome: Outcome | None, status: Delivered | None) -> None:
+        data = {"submission_id": pulled.submission_id, "queue": self.queue,
+                "delivered": status.value if status else "no"}
         if outcome is not None:
             data["session_id"] = outcome.session_id
-        if outcome is not None and outcome.ok and delivered:
+        if outcome is not None and outcome.ok and status is Delivered.OK:
             self.outbox.post("session_processing_end", {**data, "result": outcome.result})
-            return
-        reason = (outcome.msg if outcome is not None and not outcome.ok
-                  else "result not delivered to XQueue" if outcome is not None
-                  else "handed back unanswered at shutdown")
-        error_code = outcome.result["error_code"] if outcome is not None else None
-        self.outbox.post("session_processing_failed", {**data, "error_code": error_code, "reason": reason})
+        elif status is not Delivered.DEFERRED:  # a deferred delivery reports when it lands
+            reason = (outcome.msg if outcome is not None and not outcome.ok
+                      else status.value if status is not None else "handed back unanswered at shutdown")
+            error_code = outcome.result["error_code"] if outcome is not None else None
+            self.outbox.post("session_processing_failed", {**data, "error_code": error_code, "reason": reason})
 
     def maybe_heartbeat(self) -> None:
         now = self.clock()
@@ -203,3 +228,11 @@ class Worker:
             self._last_heartbeat = now
             busy = self.current.submission_id if self.current else None
             self.outbox.post("heartbeat", {"queue": self.queue, "busy_with": busy, "jobs_done": self.jobs_done})
+
+
+def _interrupted(queue: str, pulled: Pulled, runs: int) -> Outcome:
+    msg = (f"the worker was stopped while analysing this submission ({runs} time(s)); it is not re-run "
+           "(ML_INFLIGHT_ON_START / ML_MAX_RUNS)")
+    result = {**error_result(queue, ErrorCode.INTERRUPTED, msg), "submission_id": pulled.submission_id,
+              "session_id": None}
+    return Outcome(result, msg, None)

@@ -46,3 +46,40 @@ def retry_once(submission: dict[str, Any]) -> Any:
 
 def always_retry(submission: dict[str, Any]) -> Any:
     raise Retry("never ready", delay_s=1)
+
+
+def hang(submission: dict[str, Any]) -> Any:
+    import time
+    time.sleep(3600)
+
+
+def eat_memory(submission: dict[str, Any]) -> Any:
+    hog = []
+    while True:
+        hog.append(bytearray(32 * 1024 * 1024))
+
+
+def segfault(submission: dict[str, Any]) -> Any:
+    import ctypes
+    ctypes.string_at(0)
+
+
+def exit_now(submission: dict[str, Any]) -> Any:
+    import os
+    os._exit(3)
+
+
+def hang_once(submission: dict[str, Any]) -> Any:
+    """Hangs the first time (marker file absent), answers normally afterwards."""
+    import time
+    marker = Path(submission["options"]["marker"])
+    if not marker.exists():
+        marker.write_text("started")
+        time.sleep(3600)
+    return ok(submission)
+
+
+def pid_reporter(submission: dict[str, Any]) -> Any:
+    import os
+    result, _ = ok(submission)
+    return result, f"pid={os.getpid()}"

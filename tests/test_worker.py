@@ -52,6 +52,7 @@ def settings_for(tmp_path: Path, handler: str = "ok", **extra: str) -> Settings:
         "ML_XQUEUE_NAME": "debug", "ML_ANALYZER": f"tests.sample_handlers.{handler}",
         "ML_CLIENT_ID": "debug-client", "ML_CLIENT_SECRET": "s3cr3t-client-secret",
         "ML_WORK_DIR": str(tmp_path), "ML_SHUTDOWN_GRACE_S": "5", "ML_HEARTBEAT_S": "1000",
+        "ML_STATE_DIR": str(tmp_path / "state"), "ML_HANDLER_ISOLATION": "inline",
         **extra,
     }
     return Settings.from_env(env)
@@ -229,12 +230,45 @@ def test_lost_lease_is_logged_once_with_the_remedy(fakes, tmp_path, caplog):
     assert len(warnings) == 1 and "SUBMISSION_PROCESSING_DELAY" in warnings[0]
     assert len(xq.results) == 2, "a lost lease is not retried"
     failed = [e["data"] for e in platform.events if e["event_type"] == "session_processing_failed"]
-    assert [f["delivered"] for f in failed] == [False, False]
+    assert [f["delivered"] for f in failed] == ["lease lost; result kept for the re-offer"] * 2
+
+
+def test_result_kept_after_a_lost_lease_answers_the_reoffer_without_reanalysis(fakes, tmp_path):
+    xq, platform = fakes
+    replies = iter([(200, envelope(1, "Incorrect key for submission")), (200, envelope(0, ""))])
+    xq.put_reply = lambda form: next(replies)
+    xq.add(24, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    analysed = len(sample_handlers.SEEN)
+    xq.add(24, BODY, {"cam.webm": f"{MEDIA}/rec1"})  # XQueue re-offers it with a new key
+    worker.run(max_jobs=2)
+    assert len(sample_handlers.SEEN) == analysed, "the re-offer must not be analysed again"
+    first, second = (json.loads(r["xqueue_header"])["submission_key"] for r in xq.results)
+    assert first != second and second == xq.keys[24]
+    assert xq.results[0]["xqueue_body"] == xq.results[1]["xqueue_body"]
+    assert platform.types().count("session_processing_end") == 1
+
+
+def test_undelivered_result_is_kept_and_sent_from_the_journal_after_a_restart(fakes, tmp_path):
+    xq, platform = fakes
+    xq.put_reply = lambda form: (503, "down")
+    xq.add(25, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    assert len(xq.results) == 3 and "session_processing_end" not in platform.types()
+    xq.put_reply = None  # XQueue is back; a new worker process starts on the same state dir
+    restarted, _ = make_worker(tmp_path)
+    restarted.journal.clock = lambda: 10**12  # the retry is due
+    restarted.run(burst=True)
+    assert json.loads(xq.results[-1]["xqueue_body"])["correct"] is True
+    ends = [e["data"] for e in platform.events if e["event_type"] == "session_processing_end"]
+    assert len(ends) == 1 and ends[0]["late"] is True and ends[0]["submission_id"] == 25
 
 
 def test_put_result_transport_errors_are_retried(fakes, tmp_path):
     xq, _ = fakes
-    replies = iter([(502, "bad gateway"), (502, "bad gateway"), (200, envelope(0, ""))])
+    replies = iter([(502, "bad gateway"), (502, "bad gateway"), (200, envelope(0, ""))])  # 3 attempts
     xq.put_reply = lambda form: next(replies)
     xq.add(21, BODY, {"cam.webm": f"{MEDIA}/rec1"})
     worker, waits = make_worker(tmp_path)
