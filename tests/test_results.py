@@ -263,7 +263,7 @@ def test_error_result_validates_for_every_code(code):
 
 
 def test_error_codes_are_distinct_and_stable():
-    assert [int(c) for c in ErrorCode] == list(range(10))
+    assert [int(c) for c in ErrorCode] == list(range(11))
     assert ErrorCode.OK == 0 and ErrorCode.HANDLER_RAISED == 1 and ErrorCode.INVALID_RESULT == 2
 
 
