@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
@@ -49,6 +50,10 @@ class job_dir:  # noqa: N801 - used like a function in a with statement
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+class _Transient(MediaError):
+    """A failure worth another try: the network or the server, not the request."""
+
+
 class MediaFetcher:
     """Downloads media files under the configured rules."""
 
@@ -61,7 +66,10 @@ class MediaFetcher:
         auth_header: Callable[[], dict[str, str]] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
+        attempts: int = 3,
+        retry_wait: Callable[[float], bool] = threading.Event().wait,
     ) -> None:
+        self.attempts, self.retry_wait = attempts, retry_wait
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.max_bytes, self.timeout_s = max_bytes, timeout_s
         self.token_origin = _origin(token_origin) if token_origin else None
@@ -70,10 +78,24 @@ class MediaFetcher:
         self.http.verify = verify_tls
 
     def fetch(self, name: str, url: str, dest_dir: Path) -> Path:
-        """Download ``url`` to ``dest_dir/safe_name(name)``; return the path."""
+        """Download ``url`` to ``dest_dir/safe_name(name)``; return the path.
+
+        Transient failures (connection errors, 5xx, a broken-off body) are retried
+        ``attempts`` times in all, with growing pauses; refusals are not.
+        """
         target = dest_dir / safe_name(name)
         if target.exists():
             raise MediaError(f"two media files map to the same name {target.name!r}")
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._fetch_once(name, url, target)
+            except _Transient as exc:
+                if attempt == self.attempts or self.retry_wait(0.5 * 2 ** (attempt - 1)):
+                    raise MediaError(f"{exc} (after {attempt} attempt(s))") from exc
+                logger.info("Retrying the download of %s: %s", name, exc)
+        raise AssertionError("unreachable")
+
+    def _fetch_once(self, name: str, url: str, target: Path) -> Path:
         response = self._open(url)
         with response:
             self._check_length(name, response)
@@ -88,14 +110,15 @@ class MediaFetcher:
                 response = self.http.get(url, stream=True, timeout=self.timeout_s,
                                          allow_redirects=False, headers=self._headers_for(url))
             except requests.RequestException as exc:
-                raise MediaError(f"download of {_describe(url)} failed: {type(exc).__name__}") from exc
+                raise _Transient(f"download of {_describe(url)} failed: {type(exc).__name__}") from exc
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("Location", ""))
                 response.close()
                 continue
             if response.status_code != 200:
                 response.close()
-                raise MediaError(f"download of {_describe(url)} answered HTTP {response.status_code}")
+                error = _Transient if response.status_code >= 500 else MediaError
+                raise error(f"download of {_describe(url)} answered HTTP {response.status_code}")
             return response
         raise MediaError(f"download of {_describe(url)}: more than {_MAX_REDIRECTS} redirects")
 
@@ -127,7 +150,8 @@ class MediaFetcher:
                         raise MediaError(f"media file {name!r} exceeds the {self.max_bytes}-byte limit")
                     out.write(chunk)
         except requests.RequestException as exc:
-            raise MediaError(f"download of {name!r} broke off: {type(exc).__name__}") from exc
+            target.unlink(missing_ok=True)
+            raise _Transient(f"download of {name!r} broke off: {type(exc).__name__}") from exc
         except MediaError:
             target.unlink(missing_ok=True)
             raise

@@ -23,6 +23,7 @@ offline = httpretty.activate(allow_net_connect=False)
 
 def fetcher(max_bytes: int = 10_000, **kw) -> MediaFetcher:
     kw.setdefault("token_origin", PLATFORM)
+    kw.setdefault("retry_wait", lambda seconds: False)  # no real pauses between attempts
     kw.setdefault("auth_header", lambda: {"Authorization": f"Bearer {TOKEN}"})
     return MediaFetcher(ALLOWED, max_bytes, timeout_s=2, **kw)
 
@@ -328,12 +329,34 @@ def test_connection_failure_is_a_media_error_without_query_string(tmp_path):
         def get(self, url, **kw):
             raise requests.ConnectionError(f"cannot reach {url}")
 
-    f = MediaFetcher(ALLOWED, 100, session=DownSession())  # type: ignore[arg-type]
+    waits: list[float] = []
+    f = MediaFetcher(ALLOWED, 100, session=DownSession(),  # type: ignore[arg-type]
+                     retry_wait=lambda s: waits.append(s) or False)
     with pytest.raises(MediaError) as info:
         f.fetch("a.webm", f"{XQ}/media/a.webm{SIGNED}", tmp_path)
-    assert "ConnectionError" in str(info.value)
+    assert "ConnectionError" in str(info.value) and "after 3 attempt(s)" in str(info.value)
     assert_no_query(str(info.value))
-    assert isinstance(info.value.__cause__, requests.ConnectionError)
+    assert isinstance(info.value.__cause__.__cause__, requests.ConnectionError)
+    assert waits == [0.5, 1.0]
+
+
+@offline
+def test_transient_server_errors_are_retried_then_succeed(tmp_path):
+    replies = iter([(503, "busy"), (502, "gateway"), (200, "payload")])
+    httpretty.register_uri(httpretty.GET, f"{XQ}/media/r.webm",
+                           body=lambda req, uri, h: (lambda st, b: [st, h, b])(*next(replies)))
+    waits: list[float] = []
+    path = fetcher(retry_wait=lambda s: waits.append(s) or False).fetch("r.webm", f"{XQ}/media/r.webm", tmp_path)
+    assert path.read_bytes() == b"payload" and waits == [0.5, 1.0]
+
+
+@offline
+def test_client_errors_are_not_retried(tmp_path):
+    serve(f"{XQ}/media/gone.webm", status=404, body=b"no")
+    waits: list[float] = []
+    with pytest.raises(MediaError, match="HTTP 404"):
+        fetcher(retry_wait=lambda s: waits.append(s) or False).fetch("gone.webm", f"{XQ}/media/gone.webm", tmp_path)
+    assert waits == []
 
 
 def test_download_breaking_off_is_a_media_error(tmp_path):

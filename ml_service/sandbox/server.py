@@ -19,6 +19,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ml_service.sandbox.config import SandboxConfig
+from ml_service.sandbox.faults import FaultInjector, FaultPlan
 from ml_service.sandbox.platform_app import create_platform_app
 from ml_service.sandbox.state import SandboxState, open_state
 from ml_service.sandbox.xqueue_app import create_xqueue_app
@@ -43,6 +44,7 @@ class Sandbox:
         self.platform_url = ""
         self._state: SandboxState | None = None
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self.faults = FaultPlan()  # change at any time: read on every request
 
     def __enter__(self) -> Sandbox:
         self.start()
@@ -63,10 +65,12 @@ class Sandbox:
             raise RuntimeError("the sandbox is already started")
         state = open_state(self.config)
         cfg = self.config
-        xqueue = make_server(cfg.host, cfg.xqueue_port, create_xqueue_app(state), threaded=True)
+        plan = lambda: self.faults  # noqa: E731 - the plan may be replaced while serving
+        xqueue_app = FaultInjector(create_xqueue_app(state), plan)
+        xqueue = make_server(cfg.host, cfg.xqueue_port, xqueue_app, threaded=True)
         try:
             platform = make_server(
-                cfg.host, cfg.platform_port, create_platform_app(state), threaded=True
+                cfg.host, cfg.platform_port, FaultInjector(create_platform_app(state), plan), threaded=True
             )
         except BaseException:
             xqueue.server_close()
