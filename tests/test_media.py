@@ -382,7 +382,7 @@ def test_download_breaking_off_is_a_media_error(tmp_path):
             response.status_code, response.url, response.raw = 200, url, BreakingRaw()
             return response
 
-    f = MediaFetcher(ALLOWED, 1000, session=Session())  # type: ignore[arg-type]
+    f = MediaFetcher(ALLOWED, 1000, session=Session(), retry_wait=lambda s: False)  # type: ignore[arg-type]
     with pytest.raises(MediaError) as info:
         f.fetch("a.webm", f"{XQ}/media/a.webm{SIGNED}", tmp_path)
     assert "broke off" in str(info.value) and "ChunkedEncodingError" in str(info.value)
