@@ -1,0 +1,26 @@
+"""A short chaos run (the long one is bench/chaos.py): faults and kills lose nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_chaos():
+    spec = importlib.util.spec_from_file_location("bench_chaos", REPO / "bench" / "chaos.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_100_submissions_with_faults_and_worker_kills_are_each_answered_once(tmp_path):
+    figures = load_chaos().run_chaos(submissions=100, workers=2, kill_every_s=3.0, fault_rate=0.1, seed=3,
+                                     timeout_s=400, root=tmp_path, progress=False)
+    assert figures["lost"] == 0, figures
+    assert figures["secrets_in_logs"] == 0, figures
+    assert figures["answered_once"] + figures["answered_twice_or_more"] == 100, figures
+    assert figures["answered_twice_or_more"] <= 1, figures  # a kill between put_result and the journal
+    assert figures["error_answers"] == 0, figures
+    assert sum(figures["kills"].values()) >= 3 and sum(figures["faults_injected"].values()) > 0, figures
