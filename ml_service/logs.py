@@ -18,6 +18,7 @@ _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     re.compile(r"(?i)((?:password|secret|token|sessionid|csrftoken)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"),
+    re.compile(r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig)=)[^&\s\"']+"),
 )
 
 

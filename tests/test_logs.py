@@ -204,3 +204,8 @@ def test_configure_logging_level_and_single_handler(capsys):
     err = capsys.readouterr().err
     assert "hidden" not in err
     assert err.count("shown") == 1
+
+
+def test_presigned_url_signatures_are_masked():
+    text = RedactingFilter().redact("GET https://s3/b/k?X-Amz-Credential=AKIA1/x&X-Amz-Signature=deadbeef&a=1")
+    assert "deadbeef" not in text and "AKIA1" not in text and "a=1" in text
