@@ -29,7 +29,7 @@ _AUTOMATION_MERGE_S = 2.0
 
 
 def _violation(kind: str, start_s: float, end_s: float, confidence: float, **details: Any) -> dict[str, Any]:
-    return {"type": kind, "start_s": round(start_s, 3), "end_s": round(end_s, 3),
+    return {"type": kind, "start_s": round(float(start_s), 3), "end_s": round(float(end_s), 3),
             "confidence": confidence, "details": details}
 
 
