@@ -1,0 +1,72 @@
+"""The analysis of one decoded recording: every check, in the order their inputs appear.
+
+levels -> dead microphone -> VAD -> speech events -> speakers (embeddings on speech only)
+-> voice identity, several speakers, dialogue -> background noise on what is left.
+:func:`analyse` returns the violations and the facts that go into ``result["media"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from handlers.audio import dialogue, noise, silence, speakers, vad, voices
+from handlers.audio.frames import level_db, merge, to_frames
+from handlers.audio.options import Options
+
+__all__ = ["analyse", "enrolment_embedding"]
+
+_SPEAKER_CHECKS = ("multiple_speakers", "voice_mismatch", "conversation_hints")
+_SPEECH_PAD_S = 0.2  # kept out of the noise check around speech
+
+
+def analyse(audio: np.ndarray, opts: Options, reference: np.ndarray | None) -> tuple[list[dict], dict[str, Any]]:
+    """Violations of ``audio`` (16 kHz mono) and facts about it; ``reference`` is the enrolment voice."""
+    levels = level_db(audio)
+    dead = silence.dead_mask(levels, opts.mic_dead_db)
+    segments = vad.speech_segments(vad.speech_probabilities(audio, levels, opts.vad_gate_db),
+                                   opts.speech_threshold)
+    stretches = merge(segments, opts.speech_merge_gap_s, opts.speech_min_s)
+    events = [_speech_event(s, e) for s, e in stretches] if opts.enabled("speech") else []
+    facts: dict[str, Any] = {"speech_s": round(float(sum(e - s for s, e in segments)), 2)}
+    if segments and any(opts.enabled(c) for c in _SPEAKER_CHECKS):
+        events += _speaker_events(audio, segments, opts, reference, facts)
+    speech = to_frames([(max(0.0, s - _SPEECH_PAD_S), e + _SPEECH_PAD_S) for s, e in segments], len(levels))
+    quiet = ~speech & ~dead
+    facts["noise_floor_dbfs"] = round(float(np.median(levels[quiet])), 1) if quiet.any() else None
+    if opts.enabled("background_noise"):
+        events += noise.noise_events(audio, levels, quiet, opts.noise_db, opts.noise_min_s, opts.noise_merge_gap_s)
+    if opts.enabled("mic_muted_or_dead"):
+        events += silence.mic_dead_events(audio, levels, opts.mic_dead_db, opts.mic_dead_min_s)
+    return events, facts
+
+
+def enrolment_embedding(audio: np.ndarray, opts: Options) -> np.ndarray | None:
+    """The voice of an enrolment clip, or None when it holds no speech."""
+    levels = level_db(audio)
+    segments = vad.speech_segments(vad.speech_probabilities(audio, levels, opts.vad_gate_db),
+                                   opts.speech_threshold)
+    return speakers.reference_embedding(audio, segments, opts.embed_hop_s)
+
+
+def _speech_event(start_s: float, end_s: float) -> dict[str, Any]:
+    return {"type": "speech", "start_s": round(start_s, 3), "end_s": round(end_s, 3),
+            "confidence": 0.9, "details": {"duration_s": round(end_s - start_s, 2)}}
+
+
+def _speaker_events(audio, segments, opts: Options, reference, facts) -> list[dict]:
+    d = speakers.diarize(audio, segments, opts.embed_hop_s, opts.speaker_similarity, opts.speaker_min_s)
+    facts.update(speakers=len(d.centroids), embeddings=d.windows,
+                 speaker_speech_s=[round(s, 1) for s in d.seconds])
+    events: list[dict] = []
+    if opts.enabled("multiple_speakers"):
+        events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_similarity)
+    if opts.enabled("voice_mismatch"):
+        events += voices.voice_mismatch_events(d, reference, opts.voice_match_threshold,
+                                               opts.speech_merge_gap_s, opts.speech_min_s)
+        facts["voice_similarity"] = [round(s, 3) for s in voices.candidate_voices(
+            d, reference, opts.voice_match_threshold)[1]]
+    if opts.enabled("conversation_hints"):
+        events += dialogue.dialogue_events(d.turns, opts.dialogue_max_gap_s, opts.dialogue_min_changes)
+    return events

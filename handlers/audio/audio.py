@@ -1,0 +1,88 @@
+"""``process``: the audio handler's entry point (``ML_ANALYZER=handlers.audio.audio.process``).
+
+Decodes the recordings (consecutive parts of one session, joined in the order given) and the
+optional enrolment clip (``reference_voice``), runs :func:`handlers.audio.analysis.analyse`
+and builds the result. A recording that cannot be decoded gives an error result with
+``MEDIA_UNREADABLE``; an unreadable or speechless enrolment clip only switches the voice
+check to "dominant voice" mode, and ``media.reference_voice`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handlers.audio.analysis import analyse, enrolment_embedding
+from handlers.audio.decode import SAMPLE_RATE, Unreadable, decode
+from handlers.audio.options import Options
+from ml_service.errors import SubmissionError
+from ml_service.results import ErrorCode, build_result, error_result
+
+__all__ = ["MODALITY", "process"]
+
+MODALITY = "audio"
+
+logger = logging.getLogger(__name__)
+
+
+def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Analyse the submission's audio; return a schema-valid result and a one-line summary."""
+    started = time.monotonic()
+    modality = submission.get("modality") or MODALITY
+    opts = Options.from_mapping(submission.get("options"))
+    paths = [_path("recording", item) for item in submission.get("recordings") or []]
+    if not paths:
+        raise SubmissionError("the audio handler needs at least one recording")
+    try:
+        audio, files = _decode_all(paths)
+    except Unreadable as exc:
+        logger.warning("audio handler: session %s: %s", submission.get("session_id"), exc)
+        return error_result(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), time.monotonic() - started), str(exc)
+    reference, reference_facts = _reference(submission.get("reference_voice"), opts)
+    violations, facts = analyse(audio, opts, reference)
+    duration = round(len(audio) / SAMPLE_RATE, 3)
+    media = {"duration_s": duration, "samples_analysed": len(audio), "sample_rate": SAMPLE_RATE,
+             "files": files, "reference_voice": reference_facts,
+             "speech_share": round(facts["speech_s"] / duration, 4) if duration else 0.0, **facts}
+    result = build_result(modality, violations, media, time.monotonic() - started)
+    return result, _summary(result, duration)
+
+
+def _path(role: str, item: Any) -> Path:
+    if not isinstance(item, Mapping) or not item.get("path"):
+        raise SubmissionError(f"{role} entry has no local path: {item!r}")
+    return Path(item["path"])
+
+
+def _decode_all(paths: list[Path]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The recordings' samples end to end, and where each file starts on that timeline."""
+    parts, files, offset = [], [], 0
+    for path in paths:
+        parts.append(decode(path))
+        files.append({"name": path.name, "offset_s": round(offset / SAMPLE_RATE, 3),
+                      "duration_s": round(len(parts[-1]) / SAMPLE_RATE, 3)})
+        offset += len(parts[-1])
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), files
+
+
+def _reference(item: Any, opts: Options) -> tuple[np.ndarray | None, dict[str, Any]]:
+    if not item:
+        return None, {"used": False, "reason": "none submitted"}
+    try:
+        voice = enrolment_embedding(decode(_path("reference_voice", item)), opts)
+    except Unreadable as exc:
+        return None, {"used": False, "reason": f"unreadable: {exc}"}
+    if voice is None:
+        return None, {"used": False, "reason": "no speech in the enrolment clip"}
+    return voice, {"used": True}
+
+
+def _summary(result: dict[str, Any], duration: float) -> str:
+    counts = {k: v["count"] for k, v in result["stats"].items()}
+    found = ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())) or "nothing suspicious"
+    return f"analysed {duration:.1f} s of audio: {found}"

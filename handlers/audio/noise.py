@@ -1,0 +1,67 @@
+"""Background noise on the parts without speech: level in dBFS and tonal vs broadband.
+
+Frames that are neither speech nor a dead microphone and reach ``noise_db`` form noise
+events (gaps under ``merge_gap_s`` joined, events under ``min_s`` dropped). Noise must be
+sustained: an event whose loud frames cover less than half of it is a train of impulses
+(typing, clicks, a pen tapping) and is dropped. Each event gets its energy-mean and peak
+level in dBFS and a kind:
+
+- ``tonal`` (music, a whistle, mains hum): most of the energy sits in narrow spectral peaks,
+  i.e. bins more than 10x (10 dB) above the median of their +-4-bin neighbourhood;
+- ``broadband`` (fan, traffic, rustling, chatter-like noise): energy spread over the band.
+
+Measured on generated noise: white, pink and brown noise put 1-3 % of their energy in such
+peaks, chords of harmonics and hum 90-100 %. The split is made at 50 %.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handlers.audio.frames import FRAME, FRAME_S, frame_view, merge, runs
+
+__all__ = ["noise_events", "tonal_share"]
+
+_PEAK_RATIO = 10.0
+_TONAL_SHARE = 0.5
+_MAX_FRAMES = 256  # frames analysed per event for its kind (evenly spread)
+_MIN_COVER = 0.5  # share of an event's frames that must be loud
+
+
+def tonal_share(frames: np.ndarray) -> float:
+    """Median share of energy in narrow spectral peaks over ``(n, 512)`` frames."""
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(FRAME).astype(np.float32), axis=1)) ** 2
+    spectrum = spectrum[:, 2:] + 1e-12  # ignore DC and the lowest bin
+    padded = np.pad(spectrum, ((0, 0), (4, 4)), mode="edge")
+    local = np.median(np.lib.stride_tricks.sliding_window_view(padded, 9, axis=1), axis=2)
+    peaks = spectrum > _PEAK_RATIO * local
+    share = (spectrum * peaks).sum(axis=1) / spectrum.sum(axis=1)
+    return float(np.median(share))
+
+
+def noise_events(audio: np.ndarray, levels: np.ndarray, quiet_mask: np.ndarray, noise_db: float,
+                 min_s: float, merge_gap_s: float) -> list[dict]:
+    """``background_noise`` violations; ``quiet_mask`` marks frames to look at (no speech, mic alive)."""
+    loud = quiet_mask & (levels >= noise_db)
+    frames = frame_view(audio)
+    events = []
+    for start_s, end_s in merge(runs(loud), merge_gap_s, min_s):
+        a, b = int(round(start_s / FRAME_S)), int(round(end_s / FRAME_S))
+        index = a + np.flatnonzero(loud[a:b])
+        if len(index) < _MIN_COVER * (b - a):
+            continue
+        if len(index) > _MAX_FRAMES:
+            index = index[np.linspace(0, len(index) - 1, _MAX_FRAMES).astype(int)]
+        share = tonal_share(frames[index])
+        db = levels[a:b][loud[a:b]]
+        mean_db = float(10 * np.log10(np.mean(10 ** (db / 10.0))))
+        events.append({
+            "type": "background_noise",
+            "start_s": round(start_s, 3),
+            "end_s": round(end_s, 3),
+            "confidence": round(float(np.clip(0.6 + (mean_db - noise_db) / 25.0, 0.6, 0.99)), 3),
+            "details": {"level_dbfs": round(mean_db, 1), "peak_dbfs": round(float(db.max()), 1),
+                        "kind": "tonal" if share >= _TONAL_SHARE else "broadband",
+                        "tonal_share": round(share, 3)},
+        })
+    return events
