@@ -35,6 +35,8 @@ __all__ = ["Obs", "Observations", "analyse", "is_dark"]
 
 logger = logging.getLogger(__name__)
 
+_MOUTH_LUMA_JUMP = 6.0  # grey levels: the mouth region darkened or brightened between samples
+
 
 @dataclass(slots=True)
 class Obs:
@@ -114,7 +116,7 @@ class _Pass:
                 next_scout = frame.t + opts.scout_interval_s
                 obs, rgb = self._scout(frame, dark)
                 block = [obs]
-                if prev is not None and buffer and (_changed(prev, obs) or self._talky(prev, obs)):
+                if prev is not None and buffer and (_changed(prev, obs) or self._talky(prev, buffer, frame)):
                     block = [self._observe(f, d, self.dense, dense=True)[0] for f, d in buffer] + [obs]
                 self.out.obs.extend(block)
                 if rgb is not None:
@@ -129,10 +131,22 @@ class _Pass:
             self.out.end_s = max(self.out.end_s, self.info.duration_s)
         return self.out
 
-    def _talky(self, a: Obs, b: Obs) -> bool:
-        """Keep sampling densely while the mouth was moving in the last block."""
+    def _talky(self, prev: Obs, buffer: list[tuple[Frame, bool]], frame: Frame) -> bool:
+        """Did the mouth move between two scout samples? Cheap: the mean luma of the mouth
+        region (an open mouth is a dark hole) over the frames in between; or the mouth was
+        moving in the last samples seen."""
         recent = [o.face.mouth for o in self.out.obs[-8:] if o.face is not None]
-        return len(recent) >= 3 and float(np.std(recent)) > 0.5 * self.opts.talking_mouth_std
+        if len(recent) >= 3 and float(np.std(recent)) > 0.5 * self.opts.talking_mouth_std:
+            return True
+        if prev.face is None:
+            return False
+        x0, y0, x1, y1 = prev.face.mouth_box
+        h, w = frame.luma.shape
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return False
+        means = [float(f.luma[y0:y1, x0:x1].mean()) for f, _ in buffer] + [float(frame.luma[y0:y1, x0:x1].mean())]
+        return max(means) - min(means) > _MOUTH_LUMA_JUMP
 
     def _observe(self, frame: Frame, dark: bool, model: Landmarker, dense: bool):
         if dark:

@@ -1,8 +1,9 @@
 """The checks: observations in, violations (``type``, ``start_s``, ``end_s``, ``confidence``,
 ``details``) out.
 
-Head pose, gaze and expressions are judged relative to the session's own median (a webcam
-above or beside the screen, or a person who always smiles, is the baseline, not a violation).
+Head pose, gaze, mouth and expressions are judged relative to each person's own median in the
+session (a webcam above or beside the screen, or a person who always smiles, is the baseline,
+not a violation).
 Everything the camera could not see (dark or covered frames) is unknown for the face checks,
 so a failed camera is reported as ``camera_blocked_or_dark`` and never as ``face_absent``.
 """
@@ -19,7 +20,7 @@ from handlers.webcam.identity import distance
 from handlers.webcam.intervals import Span, merge, spans
 from handlers.webcam.options import Options
 
-__all__ = ["all_checks"]
+__all__ = ["People", "all_checks"]
 
 Violation = dict[str, Any]
 
@@ -34,6 +35,7 @@ def _violation(kind: str, span: Span, confidence: float, **details: Any) -> Viol
 
 def _series(data: Observations, label: Callable[[Obs], Hashable | None]) -> list[tuple[float, Hashable | None]]:
     return [(o.t, None if o.dark else label(o)) for o in data.obs]
+
 
 
 def camera(data: Observations, opts: Options) -> list[Violation]:
@@ -61,82 +63,141 @@ def _several(o: Obs) -> bool | None:
     return o.extra_small > 0
 
 
-def _baseline(data: Observations, attr: str) -> float:
-    values = [getattr(o.face, attr) for o in data.obs if o.face is not None]
-    return float(np.median(values)) if values else 0.0
+_BASE_ATTRS = ("yaw", "pitch", "gaze_h", "gaze_v", "smile", "mouth")
 
 
-def pose(data: Observations, opts: Options) -> list[Violation]:
-    base = {a: _baseline(data, a) for a in ("yaw", "pitch", "gaze_h", "gaze_v")}
+class People:
+    """Who each observation shows (tracks grouped by embedding) and each person's usual
+    pose, gaze, smile and mouth (medians): baselines are per person, so a second person's
+    different habits are not read as the first person's violations."""
 
-    def head(o: Obs) -> str | bool:
-        f = o.face
-        if f is None:
+    def __init__(self, data: Observations, opts: Options) -> None:
+        self.tracks = _tracks(data)
+        self.person_of_track = _group(self.tracks, data, opts)
+        self.person = [self._person_at(o.t) for o in data.obs]
+        self.base: dict[int, dict[str, float]] = {}
+        for pid in set(self.person) - {None}:
+            faces = [o.face for o, p in zip(data.obs, self.person) if p == pid and o.face is not None]
+            self.base[pid] = {a: float(np.median([getattr(f, a) for f in faces])) if faces else 0.0
+                              for a in _BASE_ATTRS}
+
+    def _person_at(self, t: float) -> int | None:
+        for i, (s0, s1, _) in enumerate(self.tracks):
+            if s0 <= t <= s1:
+                return self.person_of_track[i]
+        return None
+
+    def rel(self, i: int, o: Obs, attr: str) -> float:
+        pid = self.person[i]
+        base = self.base.get(pid, {}).get(attr, 0.0) if pid is not None else 0.0
+        return getattr(o.face, attr) - base
+
+
+def _group(tracks: list[Span], data: Observations, opts: Options) -> list[int]:
+    """A person id per track: same person when the mean embeddings are close; a track with
+    no embedding belongs to the person of the track before it."""
+    people: list[np.ndarray] = []
+    out: list[int] = []
+    for s0, s1, _ in tracks:
+        embs = [e for t, e in data.embeddings if s0 <= t <= s1]
+        if not embs:
+            out.append(out[-1] if out else 0)
+            continue
+        mean = np.mean(embs, axis=0)
+        near = [k for k, p in enumerate(people) if distance(mean, p) <= opts.identity_max_distance]
+        if near:
+            out.append(near[0])
+        else:
+            people.append(mean)
+            out.append(len(people) - 1)
+    return out
+
+
+def pose(data: Observations, opts: Options, people: People) -> list[Violation]:
+    def head(i: int, o: Obs) -> str | bool:
+        if o.face is None:
             return False
-        yaw, pitch = f.yaw - base["yaw"], f.pitch - base["pitch"]
+        yaw, pitch = people.rel(i, o, "yaw"), people.rel(i, o, "pitch")
         if abs(yaw) >= opts.head_yaw_deg:
             return "left" if yaw > 0 else "right"
         if pitch <= -opts.head_pitch_down_deg:
             return "down"
         return "up" if pitch >= opts.head_pitch_up_deg else False
 
-    def gaze(o: Obs) -> str | bool:
-        f = o.face
-        if f is None or head(o):
+    def gaze(i: int, o: Obs) -> str | bool:
+        if o.face is None or head(i, o):
             return False
-        gh, gv = f.gaze_h - base["gaze_h"], f.gaze_v - base["gaze_v"]
+        gh, gv = people.rel(i, o, "gaze_h"), people.rel(i, o, "gaze_v")
         if max(abs(gh), abs(gv)) < opts.gaze_threshold:
             return False
         return ("left" if gh > 0 else "right") if abs(gh) >= abs(gv) else ("up" if gv > 0 else "down")
 
     out = []
     for kind, label, min_s in (("head_turned", head, opts.head_turned_min_s), ("gaze_away", gaze, opts.gaze_away_min_s)):
-        for s in merge(spans(_series(data, label), data.end_s), opts.merge_gap_s, min_s):
-            out.append(_violation(kind, s, 0.7, direction=s[2], **_angles(data, s, base)))
+        series = [(o.t, None if o.dark else label(i, o)) for i, o in enumerate(data.obs)]
+        for s in merge(spans(series, data.end_s), opts.merge_gap_s, min_s):
+            out.append(_violation(kind, s, 0.7, direction=s[2], **_angles(data, s, people)))
     return out
 
 
-def _angles(data: Observations, s: Span, base: dict[str, float]) -> dict[str, Any]:
-    faces = [o.face for o in data.obs if s[0] <= o.t <= s[1] and o.face is not None]
-    if not faces:
+def _angles(data: Observations, s: Span, people: People) -> dict[str, Any]:
+    inside = [(i, o) for i, o in enumerate(data.obs) if s[0] <= o.t <= s[1] and o.face is not None]
+    if not inside:
         return {}
-    details = {"yaw_deg": round(float(np.median([f.yaw for f in faces]) - base["yaw"]), 1),
-               "pitch_deg": round(float(np.median([f.pitch for f in faces]) - base["pitch"]), 1)}
+    details = {"yaw_deg": round(float(np.median([people.rel(i, o, "yaw") for i, o in inside])), 1),
+               "pitch_deg": round(float(np.median([people.rel(i, o, "pitch") for i, o in inside])), 1)}
     if s[2] == "down":
         details["note"] = "looking down: a possible phone, book or notes below the camera (indirect cue)"
     return details
 
 
-def talking(data: Observations, opts: Options) -> list[Violation]:
-    seen = [(o.t, o.face.mouth) for o in data.obs if o.face is not None and not o.dark]
-    times = np.array([t for t, _ in seen])
-    mouth = np.array([m for _, m in seen])
+def talking(data: Observations, opts: Options, people: People) -> list[Violation]:
+    """Mouth opening and closing: the std of the inner-lip gap over a window of samples
+    (frontal faces only: a turned head changes the apparent gap), then the interval is
+    trimmed to its first and last clearly open mouth."""
+    usable = [(i, o) for i, o in enumerate(data.obs) if o.face is not None and not o.dark and _frontal(i, o, opts, people)]
+    times = np.array([o.t for _, o in usable])
+    mouth = np.array([o.face.mouth for _, o in usable])
+    is_usable = {i for i, _ in usable}
     half = opts.talking_window_s / 2
     labels: list[tuple[float, Hashable | None]] = []
-    for o in data.obs:
-        if o.face is None or o.dark:
-            labels.append((o.t, None if o.dark else False))
+    for i, o in enumerate(data.obs):
+        if i not in is_usable:
+            labels.append((o.t, None if (o.dark or o.face is not None) else False))
             continue
         lo, hi = np.searchsorted(times, o.t - half), np.searchsorted(times, o.t + half, side="right")
         window = mouth[lo:hi]
         labels.append((o.t, bool(window.std() > opts.talking_mouth_std) if len(window) >= 4 else None))
-    found = merge(spans(labels, data.end_s, max_edge_gap_s=half), opts.merge_gap_s, opts.talking_min_s)
+    found = merge(spans(labels, data.end_s, max_edge_gap_s=half), opts.merge_gap_s, 0.0)
+    trimmed = [_trim_open(s, usable, people, opts) for s in found]
     return [_violation("talking", s, 0.6, note="mouth movement: a cue for the audio analysis to confirm")
-            for s in found]
+            for s in trimmed if s[1] - s[0] >= opts.talking_min_s]
 
 
-def expressions(data: Observations, opts: Options) -> list[Violation]:
-    smile0 = _baseline(data, "smile")
+def _frontal(i: int, o: Obs, opts: Options, people: People) -> bool:
+    return abs(people.rel(i, o, "yaw")) < 0.8 * opts.head_yaw_deg and abs(people.rel(i, o, "pitch")) < 0.8 * opts.head_pitch_down_deg
 
-    def cue(o: Obs) -> str | bool:
+
+def _trim_open(s: Span, usable: list[tuple[int, Obs]], people: People, opts: Options) -> Span:
+    inside = [(i, o) for i, o in usable if s[0] <= o.t <= s[1]]
+    is_open = [o.t for i, o in inside if people.rel(i, o, "mouth") > 1.5 * opts.talking_mouth_std]
+    if not is_open:
+        return s
+    gap = 0.5 / max(1.0, opts.dense_fps)
+    return (max(s[0], is_open[0] - gap), min(s[1], is_open[-1] + gap), s[2])
+
+
+def expressions(data: Observations, opts: Options, people: People) -> list[Violation]:
+    def cue(i: int, o: Obs) -> str | bool:
         f = o.face
         if f is None:
             return False
         if f.surprise >= opts.surprise_score:
             return "surprise"
-        return "smile" if f.smile - smile0 >= opts.smile_delta else False
+        return "smile" if people.rel(i, o, "smile") >= opts.smile_delta else False
 
-    found = merge(spans(_series(data, cue), data.end_s), opts.merge_gap_s, opts.expression_min_s)
+    series = [(o.t, None if o.dark else cue(i, o)) for i, o in enumerate(data.obs)]
+    found = merge(spans(series, data.end_s), opts.merge_gap_s, opts.expression_min_s)
     return [_violation("expression_cues", s, 0.3, cue=s[2], note="a cue, not an accusation") for s in found]
 
 
@@ -191,5 +252,6 @@ def _tracks(data: Observations) -> list[Span]:
 
 
 def all_checks(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
+    people = People(data, opts)
     return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference),
-            *pose(data, opts), *talking(data, opts), *expressions(data, opts)]
+            *pose(data, opts, people), *talking(data, opts, people), *expressions(data, opts, people)]
