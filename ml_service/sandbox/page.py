@@ -1,7 +1,9 @@
 """The platform stand-in's status page: services, queues and the latest results.
 
 Self-contained HTML (inline CSS, no scripts, no external URL), rendered by Jinja with
-autoescaping on, so every name a service or a result chose is shown as text.
+autoescaping on, so every name a service or a result chose is shown as text. A result that
+follows the result schema links to its report, ``/report/<n>`` (``n`` counts the stored
+results from 1, oldest first; see :func:`stored_report`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from typing import Any, Mapping, Sequence
 
 from jinja2 import Environment
 
-__all__ = ["render_status_page", "result_row"]
+from ml_service.report import report_html
+from ml_service.results import validate_result
+
+__all__ = ["render_status_page", "result_row", "stored_report"]
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -40,23 +45,30 @@ th{background:#f3f3f3}.alive{color:#070}.stale{color:#a60}.stopped{color:#888}
 {% endfor %}</table>
 <h2>Latest results ({{ results|length }})</h2>
 <table><tr><th>received</th><th>session</th><th>modality / queue</th><th>submission</th>
-<th>violations</th><th>score</th><th>error_code</th></tr>
+<th>violations</th><th>score</th><th>error_code</th><th>report</th></tr>
 {% for r in results %}<tr><td>{{ r.received }}</td><td>{{ r.session_id or "-" }}</td>
 <td>{{ r.modality }}</td><td>{{ r.submission_id }}</td><td>{{ r.violations }}</td>
 <td>{{ r.score }}</td><td class="{{ 'failed' if r.error_code not in (0, '-') else '' }}">
-{{ r.error_code }}</td></tr>
-{% else %}<tr><td colspan="7">no result yet</td></tr>{% endfor %}
+{{ r.error_code }}</td><td>{% if r.report %}<a href="/report/{{ r.report }}">report</a>{% else %}-{% endif %}</td></tr>
+{% else %}<tr><td colspan="8">no result yet</td></tr>{% endfor %}
 </table></body></html>
 """
 
 _PAGE = Environment(autoescape=True).from_string(_TEMPLATE)
 
 
-def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
-    """The page's view of one stored result: counts and codes read from its body."""
+def _inner(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The full result inside a stored reply's body (empty when there is none)."""
+    body = result.get("body")
+    inner = body.get("result") if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def result_row(result: Mapping[str, Any], number: int | None = None) -> dict[str, Any]:
+    """The page's view of stored result ``number``: counts and codes read from its body."""
     body = result.get("body")
     body = body if isinstance(body, dict) else {}
-    inner = body.get("result") if isinstance(body.get("result"), dict) else {}
+    inner = _inner(result)
     violations = inner.get("violations")
     score = body.get("score", inner.get("score", "-"))
     return {
@@ -67,7 +79,17 @@ def result_row(result: Mapping[str, Any]) -> dict[str, Any]:
         "violations": len(violations) if isinstance(violations, list) else "-",
         "score": score,
         "error_code": inner.get("error_code", "-"),
+        "report": number if number is not None and inner and not validate_result(inner) else None,
     }
+
+
+def stored_report(result: Mapping[str, Any]) -> str | None:
+    """The report page of one stored result (no thumbnails: the media are not kept), or
+    None when its body holds no result that follows the schema."""
+    inner = _inner(result)
+    if not inner or validate_result(inner):
+        return None
+    return report_html({inner["modality"]: inner}, session_id=result.get("session_id") or inner.get("session_id"))
 
 
 def render_status_page(
@@ -78,7 +100,8 @@ def render_status_page(
     limit: int = 50,
 ) -> str:
     """The whole page; ``results`` oldest first, shown newest first up to ``limit``."""
-    latest = [result_row(r) for r in list(results)[-limit:]][::-1]
+    numbered = list(enumerate(results, 1))[-limit:]
+    latest = [result_row(r, n) for n, r in numbered][::-1]
     return _PAGE.render(
         services=services, results=latest, queues=queues,
         xqueue_url=urls[0], platform_url=urls[1],

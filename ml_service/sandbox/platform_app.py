@@ -8,6 +8,7 @@ Routes (``docs/contracts.md`` §4 for the first two)::
     POST /api/sessions               queue + body + files -> submitted to the XQueue
     POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
     GET  /api/results | /api/services | /api/events
+    GET  /report/<n>                 the report of the n-th stored result (1 = oldest)
     GET  /                           HTML status page
 """
 
@@ -22,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, sen
 from werkzeug.exceptions import NotFound
 
 from ml_service.sandbox.events import EventError, parse_event
-from ml_service.sandbox.page import render_status_page
+from ml_service.sandbox.page import render_status_page, stored_report
 from ml_service.sandbox.queue_store import Refused
 from ml_service.sandbox.state import SandboxState
 from ml_service.sandbox.tokens import TokenError
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("platform", __name__)
 _PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def create_platform_app(state: SandboxState) -> Flask:
@@ -165,6 +167,18 @@ def api_services() -> Response:
 @bp.get("/api/events")
 def api_events() -> Response:
     return jsonify(_state().platform.events())
+
+
+@bp.get("/report/<int:number>")
+def result_report(number: int) -> Response:
+    results = _state().platform.results()
+    if not 1 <= number <= len(results):
+        raise NotFound()
+    html = stored_report(results[number - 1])
+    if html is None:
+        raise NotFound(f"stored result {number} holds no result that follows the result schema")
+    return Response(html, content_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": _REPORT_CSP})
 
 
 @bp.get("/")
