@@ -70,17 +70,21 @@ class Delivery:
     def retry_due(self) -> int:
         """Send journalled results whose retry time has come; return how many went out."""
         sent = 0
-        for row in self.journal.due_deliveries(self.queue):
+        rows = self.journal.due_deliveries(self.queue)
+        for row in rows:
             status = self._put(row.submission_id, row.header, xqueue_reply(row.result, row.msg))
             if status is Delivered.DEFERRED:
                 delay = compute_backoff(row.deliver_attempts + 1, self.base_s, self.cap_s)
                 self.journal.delivery_failed(self.queue, row.submission_id, delay)
-                break  # XQueue is still down: do not hammer it with the rest
+                for rest in rows[rows.index(row) + 1:]:  # XQueue is still down: try the rest later
+                    self.journal.delivery_failed(self.queue, rest.submission_id, delay)
+                break
             self._report_late(row, status)
             sent += status is Delivered.OK
         return sent
 
     def _put(self, submission_id: int, header: str, body: str) -> Delivered:
+        self.journal.delivering(self.queue, submission_id)
         try:
             self.xqueue.put_result(header, body)
         except LeaseLostError:

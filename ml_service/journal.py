@@ -4,7 +4,8 @@ A job is recorded when pulled (``running``), when its result is computed (``comp
 and when put_result succeeds (``delivered``). A result that XQueue refused with a stale
 key is kept (``lease_lost``) and sent at once when the submission comes back; a result
 that could not be sent (XQueue down) stays ``computed`` and is retried with backoff, also
-after a restart. ``running`` rows whose owner process is gone were interrupted (the worker
+after a restart. A result whose put_result was in flight when the worker died (``delivering``) is never
+resent blindly: XQueue re-offers it if the answer did not land. ``running`` rows whose owner process is gone were interrupted (the worker
 was killed) and are found by :meth:`Journal.orphans` at start-up. Status events that could
 not be sent live in the ``outbox`` table.
 """
@@ -41,9 +42,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, event_type TEXT NOT NULL,
     data TEXT NOT NULL, timestamp REAL NOT NULL, attempt INTEGER NOT NULL DEFAULT 1);
 """
-_DONE = ("computed", "lease_lost", "delivered")
+_DONE = ("computed", "delivering", "lease_lost", "delivered")
 _VERSION = 1
-_CLAIM_S = 120.0  # a delivery in progress holds its row this long before others may retry it
 _LIVE_OWNERS: set[str] = set()  # journals open in this process (threads share our pid)
 
 
@@ -153,9 +153,15 @@ class Journal:
         self._set(queue, submission_id, "heartbeat_at=?", self.clock())
 
     def computed(self, queue: str, submission_id: int, result: dict[str, Any], msg: str) -> None:
-        """Keep a result; it is due for a retry only if the delivery now under way fails or dies."""
-        self._set(queue, submission_id, "state='computed', result=?, msg=?, computed_at=?, next_attempt_at=?",
-                  json.dumps(result), msg, self.clock(), self.clock() + _CLAIM_S)
+        """Keep a result; it becomes due for a retry only when a delivery attempt fails."""
+        self._set(queue, submission_id, "state='computed', result=?, msg=?, computed_at=?, next_attempt_at=NULL",
+                  json.dumps(result), msg, self.clock())
+
+    def delivering(self, queue: str, submission_id: int) -> None:
+        """A put_result is in flight. If the worker dies now, nobody knows whether it landed,
+        so the row is never resent blindly: XQueue re-offers it if it did not, and the
+        re-offer is answered from the journal."""
+        self._set(queue, submission_id, "state='delivering'")
 
     def delivered(self, queue: str, submission_id: int) -> None:
         self._set(queue, submission_id, "state='delivered', delivered_at=?", self.clock())
@@ -170,7 +176,9 @@ class Journal:
         self._set(queue, submission_id, "state='handed_back'")
 
     def delivery_failed(self, queue: str, submission_id: int, retry_in_s: float) -> None:
-        self._set(queue, submission_id, "deliver_attempts=deliver_attempts+1, next_attempt_at=?",
+        """The put_result surely failed (no answer): retry from the journal later."""
+        self._set(queue, submission_id,
+                  "state='computed', deliver_attempts=deliver_attempts+1, next_attempt_at=?",
                   self.clock() + retry_in_s)
 
     def _set(self, queue: str, submission_id: int, assignments: str, *values: Any) -> None:
@@ -179,17 +187,17 @@ class Journal:
                        (*values, queue, submission_id))
 
     def due_deliveries(self, queue: str) -> list[JobRow]:
-        """Claim the computed, undelivered results whose next attempt is due.
+        """Claim the undelivered results whose retry is due (they become ``delivering``).
 
-        Claiming pushes their next attempt ahead, so workers sharing the journal never
-        send the same result at the same time.
+        Claiming in one transaction means workers sharing the journal never send the
+        same result at the same time.
         """
         now = self.clock()
         with self._tx() as db:
             rows = db.execute("SELECT * FROM jobs WHERE queue=? AND state='computed' AND next_attempt_at<=?"
                               " ORDER BY computed_at", (queue, now)).fetchall()
-            db.executemany("UPDATE jobs SET next_attempt_at=? WHERE queue=? AND submission_id=?",
-                           [(now + _CLAIM_S, queue, r["submission_id"]) for r in rows])
+            db.executemany("UPDATE jobs SET state='delivering' WHERE queue=? AND submission_id=?",
+                           [(queue, r["submission_id"]) for r in rows])
         return [_row(r) for r in rows]
 
     def orphans(self, queue: str, stale_after_s: float) -> list[JobRow]:

@@ -142,3 +142,13 @@ def test_a_schema_0_file_is_migrated(tmp_path):
     journal.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_delivery_in_flight_at_a_crash_is_never_resent_blindly_but_reused_on_reoffer(journal, clock):
+    journal.begin("q", pulled(key="a" * 32), 30)
+    journal.computed("q", 1, RESULT, "fine")
+    journal.delivering("q", 1)  # the worker dies here: did put_result land?
+    clock.now += 10**6
+    assert journal.due_deliveries("q") == []
+    decision, row = journal.begin("q", pulled(key="b" * 32), 30)  # XQueue re-offered: it did not
+    assert decision == "reuse" and row.result == RESULT
