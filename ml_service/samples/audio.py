@@ -26,7 +26,7 @@ import numpy as np
 
 from ml_service.samples.truth import Sample
 
-__all__ = ["MODALITY", "generate", "make_long"]
+__all__ = ["MODALITY", "VOICES", "Clip", "enrolment", "generate", "make_long", "write_audio"]
 
 MODALITY = "audio"
 RATE = 16000
@@ -90,7 +90,7 @@ def _music(n: int, dbfs: float) -> np.ndarray:
     return (x * (10 ** (dbfs / 20) / np.sqrt(np.mean(x**2)))).astype(np.float32)
 
 
-class _Clip:
+class Clip:
     """A timeline: room tone, then placed items; it remembers what went where."""
 
     def __init__(self, seconds: float, rng: np.random.Generator, tone_db: float = -55.0, tone_alpha: float = 1.0):
@@ -169,7 +169,7 @@ def _groups(utts: list[tuple[float, float, str]], gap: float) -> list[list[tuple
     return groups
 
 
-def _write(x: np.ndarray, path: Path) -> Path:
+def write_audio(x: np.ndarray, path: Path) -> Path:
     """Encode float samples to ``path``; the codec follows the suffix (wav/ogg/webm/mp4)."""
     codec = {".wav": ["-c:a", "pcm_s16le"], ".ogg": ["-c:a", "libopus", "-b:a", "48k"],
              ".webm": ["-c:a", "libopus", "-b:a", "48k"], ".mp4": ["-c:a", "aac", "-b:a", "96k"]}[path.suffix]
@@ -249,9 +249,9 @@ _CHECKS = ["speech", "multiple_speakers", "voice_mismatch", "background_noise", 
 
 def enrolment(out_dir: Path) -> Path:
     """The candidate's enrolment clip (different words from any recording)."""
-    c = _Clip(12, np.random.default_rng(99), tone_db=-60)
+    c = Clip(12, np.random.default_rng(99), tone_db=-60)
     c.say(1.0, "candidate", ENROL_TEXT)
-    return _write(c.x, Path(out_dir) / "audio-enrol-candidate.wav")
+    return write_audio(c.x, Path(out_dir) / "audio-enrol-candidate.wav")
 
 
 def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample]:
@@ -262,10 +262,10 @@ def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample
     enrol = enrolment(out_dir)
     samples = []
     for name, seconds, suffix, script, candidate, with_enrol in _scenarios(rng):
-        clip = _Clip(seconds, rng, tone_db=float(rng.uniform(-60, -52)))
+        clip = Clip(seconds, rng, tone_db=float(rng.uniform(-60, -52)))
         script(clip)
         clip.clicks(int(rng.integers(0, 6)))
-        path = _write(clip.x, out_dir / f"{name}{suffix}")
+        path = write_audio(clip.x, out_dir / f"{name}{suffix}")
         samples.append(Sample(name=name, modality=MODALITY, recordings=[path], duration_s=seconds,
                               truth=clip.truth(candidate), reference_voice=enrol if with_enrol else None,
                               checks=list(_CHECKS)))
@@ -276,7 +276,7 @@ def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample
 
 def _clean(out_dir: Path, k: int, rng: np.random.Generator) -> Sample:
     """A quiet exam room: room tone of varying colour and level, typing clicks, now and then a hum."""
-    clip = _Clip(120, rng, tone_db=float(rng.uniform(-62, -48)), tone_alpha=float(rng.choice([0.0, 1.0, 2.0])))
+    clip = Clip(120, rng, tone_db=float(rng.uniform(-62, -48)), tone_alpha=float(rng.choice([0.0, 1.0, 2.0])))
     clip.clicks(int(rng.integers(0, 40)))
     for _ in range(int(rng.integers(0, 4))):
         clip.typing(float(rng.uniform(2, 110)), float(rng.uniform(2, 8)))
@@ -285,7 +285,7 @@ def _clean(out_dir: Path, k: int, rng: np.random.Generator) -> Sample:
         clip.x += (10 ** (-55 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
     suffix = (".wav", ".webm", ".ogg")[k % 3]
     name = f"audio-clean-{k:02d}"
-    path = _write(clip.x, out_dir / f"{name}{suffix}")
+    path = write_audio(clip.x, out_dir / f"{name}{suffix}")
     return Sample(name=name, modality=MODALITY, recordings=[path], duration_s=120, truth=[], clean=True,
                   checks=list(_CHECKS))
 
@@ -300,7 +300,7 @@ def make_long(out_dir: Path, minutes: float, seed: int = 0) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    clip = _Clip(120, rng, tone_db=-55)
+    clip = Clip(120, rng, tone_db=-55)
     t = clip.say(5, "candidate", TEXTS[0]) + 1.0
     t = clip.say(t, "candidate", TEXTS[1]) + 1.0
     clip.say(t, "candidate", TEXTS[3])
@@ -312,7 +312,7 @@ def make_long(out_dir: Path, minutes: float, seed: int = 0) -> Path:
     clip.noise(84, 8, "music", -32)
     clip.mute(100, 8)
     clip.clicks(20)
-    segment = _write(clip.x, out_dir / f"audio-long-segment-{seed}.webm")
+    segment = write_audio(clip.x, out_dir / f"audio-long-segment-{seed}.webm")
     repeats = max(1, int(np.ceil(minutes / 2.0)))
     listing = out_dir / f"audio-long-{seed}.txt"
     listing.write_text("".join(f"file '{segment.name}'\n" for _ in range(repeats)))
