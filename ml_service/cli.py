@@ -1,4 +1,4 @@
-"""Command line: ``python -m ml_service {run,check-config,sandbox,demo}``.
+"""Command line: ``python -m ml_service {run,check-config,sandbox,demo,analyze}``.
 
 The one place with side effects: it reads the environment and ``.env``, configures logging,
 installs signal handlers, builds the clients and starts the worker.
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["demo"]:
         from ml_service.demo import main as demo_main
         return demo_main(argv[1:])
+    if argv[:1] == ["analyze"]:
+        from ml_service.analyze import main as analyze_main
+        return analyze_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
@@ -67,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check_config)
     sub.add_parser("sandbox", help="run the local XQueue + platform stand-in (see: sandbox --help)")
     sub.add_parser("demo", help="run the whole system on this machine (see: demo --help)")
+    sub.add_parser("analyze", help="analyse local recordings, write result.json + report.html (see: analyze --help)")
     return parser
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_service.demo_media import make_demo_media
+from ml_service.report import render_report
 from ml_service.sandbox import Sandbox, SandboxConfig
 
 __all__ = ["main"]
@@ -52,6 +53,7 @@ def main(argv: list[str]) -> int:
         try:
             results = _wait_for(sandbox, expected, args.timeout, workers)
             _print_table(results, expected)
+            _write_report(results, expected, media, out)
             if args.keep:
                 _keep_running(sandbox)
         finally:
@@ -162,8 +164,24 @@ def _print_table(results: list[dict[str, Any]], expected: dict[str, str]) -> Non
               f"{res.get('processing_time_s', 0):>7.2f}  {msg[:60]}")
 
 
+def _write_report(results: list[dict[str, Any]], expected: dict[str, str],
+                  media: dict[str, list[Path]], out: Path) -> None:
+    """One proctor's report combining the first session of each modality, with thumbnails."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for row in results:
+        modality = expected[row["session_id"]]
+        if modality != "debug" and modality not in firsts and _result(row).get("schema"):
+            firsts[modality] = _result(row)
+    if not firsts:
+        return
+    recordings = {m: media[m][0] for m in firsts if media.get(m)}
+    path = render_report(firsts, recordings, out / "report.html", session_id="demo (first session of each modality)")
+    print(f"report: {path}")
+
+
 def _keep_running(sandbox: Sandbox) -> None:
-    print(f"status page: {sandbox.platform_url}/  (Ctrl-C to stop)", flush=True)
+    print(f"status page: {sandbox.platform_url}/  (each result links to its report; Ctrl-C to stop)",
+          flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
