@@ -12,7 +12,7 @@ import numpy as np
 
 from handlers.audio.decode import SAMPLE_RATE
 
-__all__ = ["FRAME", "FRAME_S", "frame_view", "level_db", "merge", "runs", "to_frames"]
+__all__ = ["FRAME", "FRAME_S", "dilate", "frame_view", "level_db", "merge", "runs", "to_frames"]
 
 FRAME = 512
 FRAME_S = FRAME / SAMPLE_RATE  # 0.032 s
@@ -34,6 +34,16 @@ def level_db(audio: np.ndarray, chunk_frames: int = 8192) -> np.ndarray:
         var = block.var(axis=1)
         out[i : i + chunk_frames] = 10.0 * np.log10(np.maximum(var, 1e-12))
     return np.maximum(out, _FLOOR_DB)
+
+
+def dilate(mask: np.ndarray, frames: int) -> np.ndarray:
+    """``mask`` grown by ``frames`` on each side of every True frame."""
+    if not len(mask) or frames <= 0:
+        return np.asarray(mask, bool).copy()
+    counts = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    index = np.arange(len(mask))
+    low, high = np.clip(index - frames, 0, len(mask)), np.clip(index + frames + 1, 0, len(mask))
+    return counts[high] > counts[low]
 
 
 def runs(mask: np.ndarray) -> list[tuple[float, float]]:

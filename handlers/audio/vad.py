@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from handlers.audio.frames import FRAME, FRAME_S, frame_view, merge, runs
+from handlers.audio.frames import FRAME, FRAME_S, dilate, frame_view, merge, runs
 
 __all__ = ["MODEL_FILE", "model_path", "speech_probabilities", "speech_segments"]
 
@@ -67,9 +67,7 @@ def speech_probabilities(audio: np.ndarray, levels: np.ndarray, gate_db: float) 
 
 def _pieces(levels: np.ndarray, gate_db: float) -> list[tuple[int, int]]:
     """Frame ranges worth running: loud stretches plus margins, at most 120 s each."""
-    loud = levels > gate_db
-    kernel = np.ones(2 * _GATE_MARGIN_FRAMES + 1)
-    loud = np.convolve(loud.astype(np.float32), kernel, mode="same") > 0
+    loud = dilate(levels > gate_db, _GATE_MARGIN_FRAMES)
     out = []
     for start_s, end_s in runs(loud):
         a, b = int(round(start_s / FRAME_S)), int(round(end_s / FRAME_S))

@@ -206,3 +206,12 @@ def test_speaker_encoder_file_matches_its_provenance() -> None:
     assert "Apache License" in (MODELS / "LICENSE").read_text()
     vectors = embedding.embed(np.random.default_rng(0).random((3, 160, 40), dtype=np.float32))
     assert vectors.shape == (3, 256) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+
+
+def test_a_clip_shorter_than_one_frame_and_pure_zeros_are_handled(tmp_path: Path, tools: None) -> None:
+    tiny = write_audio(np.full(300, 0.1, np.float32), tmp_path / "tiny.wav")
+    assert _run(tiny)["violations"] == []
+    zeros = write_audio(np.zeros(8 * SAMPLE_RATE, np.float32), tmp_path / "zeros.webm")
+    result = _run(zeros, zeros)
+    assert [v["type"] for v in result["violations"]] == ["mic_muted_or_dead"]
+    assert result["media"]["reference_voice"] == {"used": False, "reason": "no speech in the enrolment clip"}
