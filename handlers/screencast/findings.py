@@ -1,0 +1,122 @@
+"""From what the text tracker saw to violations: ``window_switch`` and ``forbidden_content``.
+
+Window switches: the legible titles over time are grouped by similarity (page changes inside the
+exam, "Question 2 of 5" -> "Question 3 of 5", stay one group). The group on screen longest is
+the exam's own window; time under any other title is a ``window_switch`` naming that title.
+
+Forbidden content: deny-list matches, plus (when an allow-list is set) time under a title that
+matches none of its entries. Overlapping or nearly adjacent items (``merge_gap_s``) are one
+violation listing every matched term, its text and its screen region.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from handlers.screencast.matching import Matcher, fold_tokens
+from handlers.screencast.ocr import Line
+
+__all__ = ["forbidden_content", "window_switches"]
+
+_SAME_WINDOW = 0.75
+_MAX_LISTED = 10
+
+Segment = tuple[float, float, Line | None]
+
+
+def _segments(contexts: list[tuple[float, Line | None]], end: float) -> list[Segment]:
+    out = []
+    for i, (start, line) in enumerate(contexts):
+        stop = contexts[i + 1][0] if i + 1 < len(contexts) else end
+        if stop > start:
+            out.append((start, stop, line))
+    return out
+
+
+def _groups(segments: list[Segment]) -> tuple[list[int | None], list[str]]:
+    """A group number per segment (None while blank) and each group's first title."""
+    names: list[str] = []
+    keys: list[str] = []
+    ids: list[int | None] = []
+    for _, _, line in segments:
+        if line is None:
+            ids.append(None)
+            continue
+        key = " ".join(fold_tokens(line.text))
+        match = next((i for i, k in enumerate(keys) if SequenceMatcher(None, k, key).ratio() >= _SAME_WINDOW), None)
+        if match is None:
+            keys.append(key)
+            names.append(line.text)
+            match = len(keys) - 1
+        ids.append(match)
+    return ids, names
+
+
+def window_switches(contexts: list[tuple[float, Line | None]], end: float, min_s: float) -> list[dict[str, Any]]:
+    """Intervals spent in a window other than the one on screen longest."""
+    segments = _segments(contexts, end)
+    ids, names = _groups(segments)
+    totals: dict[int, float] = {}
+    for (start, stop, _), gid in zip(segments, ids):
+        if gid is not None:
+            totals[gid] = totals.get(gid, 0.0) + stop - start
+    if len(totals) < 2:
+        return []
+    home = max(totals, key=lambda g: (totals[g], -g))
+    out: list[dict[str, Any]] = []
+    for (start, stop, line), gid in zip(segments, ids):
+        if gid is None or gid == home:
+            continue
+        last = out[-1] if out else None
+        if last and last["_gid"] == gid and last["end_s"] >= start:
+            last["end_s"] = stop
+            continue
+        out.append({"type": "window_switch", "start_s": start, "end_s": stop, "confidence": 0.85, "_gid": gid,
+                    "details": {"title": line.text, "title_confidence": line.conf, "title_box": list(line.box),
+                                "exam_window_title": names[home]}})
+    for v in out:
+        del v["_gid"]
+    return [_rounded(v) for v in out if v["end_s"] - v["start_s"] >= min_s]
+
+
+def forbidden_content(matches: list[dict[str, Any]], contexts: list[tuple[float, Line | None]], end: float,
+                      matcher: Matcher, merge_gap_s: float) -> list[dict[str, Any]]:
+    """Deny-list matches and time outside the allow-list, merged into violations."""
+    items = [(m["start_s"], m["end_s"], 0.9, {k: m[k] for k in ("term", "category", "text", "box")})
+             for m in matches]
+    for start, stop, line in _segments(contexts, end):
+        if line is not None and not matcher.allowed(line.text):
+            items.append((start, stop, 0.7, {"term": None, "category": "outside_allow_list",
+                                             "text": line.text, "box": list(line.box)}))
+    out: list[dict[str, Any]] = []
+    for start, stop, confidence, item in sorted(items, key=lambda i: (i[0], i[1])):
+        last = out[-1] if out else None
+        if last and start <= last["end_s"] + merge_gap_s:
+            last["end_s"] = max(last["end_s"], stop)
+            last["confidence"] = max(last["confidence"], confidence)
+            last["details"]["matches"].append(item)
+            continue
+        out.append({"type": "forbidden_content", "start_s": start, "end_s": stop, "confidence": confidence,
+                    "details": {"matches": [item]}})
+    for v in out:
+        listed = v["details"]["matches"]
+        v["details"] = {"text": listed[0]["text"], "region": listed[0]["box"],
+                        "terms": sorted({m["term"] for m in listed if m["term"]}),
+                        "categories": sorted({m["category"] for m in listed}),
+                        "matches": _unique(listed)[:_MAX_LISTED]}
+    return [_rounded(v) for v in out]
+
+
+def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for item in items:
+        key = (item["term"], item["text"])
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _rounded(v: dict[str, Any]) -> dict[str, Any]:
+    return {**v, "start_s": round(v["start_s"], 3), "end_s": round(v["end_s"], 3)}

@@ -1,0 +1,201 @@
+"""Deciding what text to read and when: only where the screen changed, once it has settled.
+
+:class:`TextTracker` keeps a reference thumbnail of what was last read. Each sample, pixels that
+differ from it are *dirty*; dirty pixels are grouped into regions (dilated connected components).
+A region is queued for OCR when it is big enough to hold a word (``min_region``) and has
+*settled* (at most a resting cursor's worth of its pixels changed within ``settle_s``), or when
+its pixels have kept changing for ``force_s`` (a video, continuous typing; repeated forced reads
+of one place back off exponentially). A cursor or a ticking timer is too small to be read; text
+typed into a box is read once the typing pauses; a region that turned flat is cleared unread.
+
+When settled regions span half the content area in several places (a window switch, a new page)
+the whole content area is one read. Before any read, past screens are recalled: a screen seen
+before (the exam page after a trip to another window) reuses its text, and only what differs is
+read again. Whenever a read touches the title bar, the bar is also read on its own (it names the
+window).
+
+OCR runs in batches later (see :mod:`ocr`), so the tracker writes a :class:`~timeline.TextLog`
+of what it read, recalled or blanked and when; :func:`timeline.replay` turns the log and the OCR
+results into window titles and deny-list matches over time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from handlers.screencast.changes import SHRINK
+from handlers.screencast.ocr import Box, Ocr
+from handlers.screencast.timeline import TextLog
+
+__all__ = ["TextTracker"]
+
+_FULL_SHARE = 0.5  # settled regions spanning this share of the content ...
+_WHOLE_JOBS = 4  # ... in at least this many places: a new screen, read whole
+_RECALL_SHARE = 0.02  # a remembered screen matches when at most this share of pixels differs
+_MEMORY = 32
+_TITLE_SHARE = 0.055  # the title bar: this top share of the content area
+_STILL_PX = 8  # shrunk pixels of a region that may still change (a cursor resting on it)
+_FORCE_MAX_S = 120.0
+_FLAT_STD = 3.0  # grey-level spread of a region with nothing to read
+_DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Screen:
+    thumb: np.ndarray
+    key: int
+
+
+class TextTracker:
+    """Queues OCR of changed, settled regions and logs what the screen showed when."""
+
+    def __init__(self, ocr: Ocr, change_threshold: int = 24, settle_s: float = 2.0, force_s: float = 8.0,
+                 min_region: tuple[int, int] = (64, 8)) -> None:
+        self.ocr = ocr
+        self.threshold, self.settle_s, self.force_s = change_threshold, settle_s, force_s
+        self.min_region = min_region
+        self.log = TextLog()
+        self.recalled = 0
+        self.ref: np.ndarray | None = None
+        self._memory: list[_Screen] = []
+        self._forced: list[list[Any]] = []  # [box, next allowed t, interval]
+        self._base_h: int | None = None
+        self._blank = False
+
+    def update(self, t: float, frame: np.ndarray, small: np.ndarray, motion: np.ndarray | None,
+               blank: bool, box: tuple[int, int, int, int] | None) -> None:
+        """Take one sample: full grey frame, its thumbnail, motion mask, blankness, content box."""
+        if self.ref is None or self.ref.shape != small.shape:
+            self.ref = np.zeros_like(small)
+            self._since = np.full(small.shape, np.inf, np.float32)
+            self._changed = np.full(small.shape, -np.inf, np.float32)
+        if motion is not None:
+            self._changed[motion] = t
+        if blank or box is None:
+            if not self._blank:
+                self.log.blank(t)
+            self._blank = True
+            self.ref, self._since[:] = small.copy(), np.inf
+            return
+        self._blank = False
+        self._base_h = self._base_h or box[3]
+        dirty = cv2.absdiff(small, self.ref) > self.threshold
+        self._since[dirty & np.isinf(self._since)] = t
+        self._since[~dirty] = np.inf
+        if self._wide_enough(dirty):
+            jobs = self._jobs(t, dirty)
+            if jobs:
+                self._read(t, frame, small, box, jobs)
+
+    # --- choosing what to read --------------------------------------------------------------
+
+    def _wide_enough(self, dirty: np.ndarray) -> bool:
+        """Cheap pre-check: some run of dirty columns is as wide as the smallest readable region."""
+        cols = cv2.dilate(dirty.any(axis=0).view(np.uint8)[None, :], _DILATE[:1]).ravel()
+        if not cols.any():
+            return False
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], cols, [0]))))
+        return int((edges[1::2] - edges[::2]).max()) * SHRINK >= self.min_region[0]
+
+    def _jobs(self, t: float, dirty: np.ndarray) -> list[tuple[Box, float]]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(dirty.view(np.uint8), _DILATE))
+        jobs = []
+        for i in range(1, count):
+            x, y, w, h, _ = (int(v) for v in stats[i])
+            if w * SHRINK < self.min_region[0] or h * SHRINK < self.min_region[1]:
+                continue
+            window = np.s_[y:y + h, x:x + w]
+            region = (labels[window] == i) & dirty[window]
+            if not region.any():
+                continue
+            since = float(np.median(self._since[window][region]))  # robust to stale specks
+            moving = region & (self._changed[window] > t - self.settle_s)
+            settled = np.count_nonzero(moving) <= max(_STILL_PX, 0.02 * np.count_nonzero(region))
+            # forced only when the *changing* pixels have been changing for force_s
+            busy_since = since if settled else float(np.median(self._since[window][moving]))
+            if settled or (t - busy_since >= self.force_s and self._may_force(t, (x, y, w, h))):
+                jobs.append(((x, y, w, h), since))
+        return jobs
+
+    def _may_force(self, t: float, box: Box) -> bool:
+        for entry in self._forced:
+            if _overlap(entry[0], box):
+                if t < entry[1]:
+                    return False
+                entry[2] = min(_FORCE_MAX_S, entry[2] * 2)
+                entry[0], entry[1] = box, t + entry[2]
+                return True
+        self._forced.append([box, t + self.force_s, self.force_s])
+        return True
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read(self, t: float, frame: np.ndarray, small: np.ndarray, box: Box, jobs: list[tuple[Box, float]]) -> None:
+        changed = np.isfinite(self._since)
+        since = min(s for _, s in jobs)
+        if np.count_nonzero(changed) > _RECALL_SHARE * small.size and self._recall(t, small, changed):
+            return
+        whole = len(jobs) >= _WHOLE_JOBS and _area(_union([b for b, _ in jobs])) >= _FULL_SHARE * _area(box)
+        if whole:  # a new screen: read it at once, from the time most of it changed
+            since = float(np.median(self._since[changed]))
+            jobs = [(box, since)]
+        scale = min(2.5, self._base_h / box[3]) if box[3] else 1.0
+        scale = scale if scale > 1.05 else 1.0
+        for (x, y, w, h), job_since in jobs:
+            full = (x * SHRINK, y * SHRINK, w * SHRINK, h * SHRINK)
+            flat = float(small[y:y + h, x:x + w].std()) <= _FLAT_STD  # nothing to read there
+            self.log.read(job_since, full, None if flat else self.ocr.submit(frame, full, scale))
+            self.ref[y:y + h, x:x + w] = small[y:y + h, x:x + w]
+            self._since[y:y + h, x:x + w] = np.inf
+            logger.debug("t=%.1f reading %s%s", t, full, " (flat)" if flat else "")
+        band = (box[0], box[1], box[2], max(2, round(_TITLE_SHARE * box[3])))
+        in_band = [s for b, s in jobs if _overlap(b, band)]
+        if in_band:
+            self.log.title(min(in_band), self.ocr.submit(frame, tuple(v * SHRINK for v in band), scale, title=True))
+        if whole:
+            self._remember(small)
+        self.log.settle(since)
+
+    def _recall(self, t: float, small: np.ndarray, changed: np.ndarray) -> bool:
+        """Back to a screen read before: take its text; only what differs is read later."""
+        best, best_share = None, _RECALL_SHARE
+        for screen in self._memory:
+            share = np.count_nonzero(cv2.absdiff(screen.thumb, small) > self.threshold) / small.size
+            if share <= best_share:
+                best, best_share = screen, share
+        if best is None:
+            return False
+        logger.debug("t=%.1f recalled screen %d", t, best.key)
+        self._memory.remove(best)
+        self._memory.insert(0, best)
+        self.recalled += 1
+        self.log.recall(float(np.median(self._since[changed])), best.key)
+        self.ref = best.thumb.copy()
+        self._since[:] = np.inf
+        return True
+
+    def _remember(self, small: np.ndarray) -> None:
+        key = self.log.remember()
+        self._memory.insert(0, _Screen(small.copy(), key))
+        del self._memory[_MEMORY:]
+
+
+def _area(box: Box) -> int:
+    return box[2] * box[3]
+
+
+def _union(boxes: list[Box]) -> Box:
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]

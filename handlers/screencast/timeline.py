@@ -1,0 +1,169 @@
+"""The text on screen over time, replayed from the tracker's log once the OCR results are in.
+
+:class:`TextLog` is what :class:`~screen_text.TextTracker` writes while it decodes: regions read
+(with the OCR crop id, or None for a region that turned flat), title-bar reads, screens
+remembered and recalled, blank stretches. :func:`replay` walks it with the OCR results and keeps
+the visible lines and the window title, giving
+
+- ``contexts``: ``[(t, title Line or None)]``: each legible new title from ``t`` on (None while
+  the screen is blank). An illegible title is no evidence of a switch and is skipped.
+- ``matches``: deny-list terms on screen, each ``{term, category, start_s, end_s, text, box}``,
+  from the time its region changed to show it until the time its region changed again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.screencast.matching import Matcher, Term
+from handlers.screencast.ocr import Box, Line
+
+__all__ = ["TextLog", "replay"]
+
+_MIN_TITLE_CONF = 50.0
+
+
+class TextLog:
+    """An append-only record of the tracker's decisions, in time order."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, ...]] = []
+        self._screens = 0
+
+    def read(self, t: float, box: Box, crop: int | None) -> None:
+        self.entries.append(("read", t, box, crop))
+
+    def title(self, t: float, crop: int) -> None:
+        self.entries.append(("title", t, crop))
+
+    def settle(self, t: float) -> None:
+        """A group of reads is complete: match the deny-list against what is now visible."""
+        self.entries.append(("settle", t))
+
+    def blank(self, t: float) -> None:
+        self.entries.append(("blank", t))
+
+    def remember(self) -> int:
+        """Snapshot the visible text as a screen; return its key for :meth:`recall`."""
+        self._screens += 1
+        self.entries.append(("remember", self._screens))
+        return self._screens
+
+    def recall(self, t: float, key: int) -> None:
+        self.entries.append(("recall", t, key))
+
+
+@dataclass
+class _Open:
+    term: Term
+    start: float
+    line: Line
+
+
+@dataclass
+class _State:
+    matcher: Matcher
+    results: dict[int, list[Line]]
+    lines: list[Line] = field(default_factory=list)
+    title: Line | None = None
+    read_title: Line | None = None
+    memory: dict[int, tuple[list[Line], Line | None]] = field(default_factory=dict)
+    open: dict[str, _Open] = field(default_factory=dict)
+    contexts: list[tuple[float, Line | None]] = field(default_factory=list)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    shown: dict[Line, float] = field(default_factory=dict)  # line -> when it appeared
+    gone: dict[Line, float] = field(default_factory=dict)  # line -> when its region changed
+
+    def read(self, t: float, box: Box, crop: int | None) -> None:
+        kept = []
+        for line in self.lines:
+            if _overlap(line.box, box):
+                self.gone.setdefault(line, t)
+            else:
+                kept.append(line)
+        self.lines = kept + self._shown(t, self.results.get(crop, []) if crop is not None else [])
+
+    def _shown(self, t: float, lines: list[Line]) -> list[Line]:
+        for line in lines:
+            self.shown[line] = t
+        return list(lines)
+
+    def title_read(self, t: float, crop: int) -> None:
+        found = self.results.get(crop, [])
+        self.read_title = _joined(found) if found else None
+        self.set_title(t, self.read_title)
+
+    def set_title(self, t: float, line: Line | None) -> None:
+        if line is None or line.conf < _MIN_TITLE_CONF or len(re.sub(r"\W", "", line.text)) < 4:
+            return
+        if self.title is None or self.title.text != line.text:
+            self.contexts.append((t, line))
+            self.shown[line] = t
+            if self.title is not None:
+                self.gone.setdefault(self.title, t)
+        self.title = line
+
+    def remember(self, key: int) -> None:
+        self.memory[key] = (list(self.lines), self.read_title)
+
+    def recall(self, t: float, key: int) -> None:
+        lines, title = self.memory[key]
+        for line in self.lines:
+            self.gone.setdefault(line, t)
+        self.lines = self._shown(t, lines)
+        self.set_title(t, title)
+        self.settle(t)
+
+    def settle(self, t: float) -> None:
+        self.read_title = None
+        present: dict[str, tuple[Term, Line]] = {}
+        for line in ([self.title] if self.title else []) + self.lines:
+            for term in self.matcher.denied(line.text):
+                present.setdefault(term.text, (term, line))
+        for key in [k for k in self.open if k not in present]:
+            self.close(key, self.gone.get(self.open[key].line, t))
+        for key, (term, line) in present.items():
+            self.open.setdefault(key, _Open(term, self.shown.get(line, t), line))
+        self.gone = {}
+        visible = set(self.lines) | ({self.title} if self.title else set())
+        self.shown = {k: v for k, v in self.shown.items() if k in visible}
+
+    def blank(self, t: float) -> None:
+        for key in list(self.open):
+            self.close(key, t)
+        self.lines = []
+        if self.title is not None or not self.contexts:
+            self.contexts.append((t, None))
+        self.title = None
+
+    def close(self, key: str, end: float) -> None:
+        item = self.open.pop(key)
+        self.matches.append({"term": item.term.text, "category": item.term.category, "start_s": item.start,
+                             "end_s": max(end, item.start), "text": item.line.text, "box": list(item.line.box)})
+
+
+def replay(log: TextLog, results: dict[int, list[Line]], matcher: Matcher,
+           end: float) -> tuple[list[tuple[float, Line | None]], list[dict[str, Any]]]:
+    """Walk the log with the OCR results; return ``(contexts, matches)``."""
+    state = _State(matcher, results)
+    handlers = {"read": state.read, "title": state.title_read, "settle": state.settle, "blank": state.blank,
+                "remember": state.remember, "recall": state.recall}
+    for kind, *args in log.entries:
+        handlers[kind](*args)
+    for key in list(state.open):
+        state.close(key, end)
+    return state.contexts, state.matches
+
+
+def _joined(lines: list[Line]) -> Line:
+    x0, y0 = min(ln.box[0] for ln in lines), min(ln.box[1] for ln in lines)
+    x1 = max(ln.box[0] + ln.box[2] for ln in lines)
+    y1 = max(ln.box[1] + ln.box[3] for ln in lines)
+    ordered = sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
+    return Line(" ".join(ln.text for ln in ordered), (x0, y0, x1 - x0, y1 - y0), min(ln.conf for ln in lines))
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
