@@ -26,7 +26,6 @@ _LIP_IN_TOP, _LIP_IN_BOTTOM, _FOREHEAD, _CHIN = 13, 14, 10, 152
 # the points of dlib's 5-point model, in its order: eye corners (image right eye outer, inner;
 # image left eye outer, inner) and the base of the nose
 _DLIB5 = (263, 362, 33, 133, 2)
-_MOUTH_CORNERS = (78, 308)
 
 
 def landmarker_model_path() -> Path:
@@ -51,7 +50,6 @@ class FaceObs:
     smile: float
     surprise: float
     points5: tuple[tuple[float, float], ...]  # for dlib's aligner (identity.py)
-    mouth_box: tuple[int, int, int, int]       # between the mouth corners, for a cheap motion cue
 
     @property
     def width(self) -> float:
@@ -111,14 +109,10 @@ def _observe(marks, shapes, matrix, w: int, h: int) -> FaceObs:
     smile = (b["mouthSmileLeft"] + b["mouthSmileRight"]) / 2
     surprise = min(b["browInnerUp"], (b["eyeWideLeft"] + b["eyeWideRight"]) / 2 + b["jawOpen"])
     points5 = tuple((float(pts[i, 0]), float(pts[i, 1])) for i in _DLIB5)
-    (lx, ly), (rx, ry) = pts[_MOUTH_CORNERS[0]], pts[_MOUTH_CORNERS[1]]
-    half = max(2.0, 0.08 * face_h)
-    mouth_box = (int(min(lx, rx) + 0.2 * abs(rx - lx)), int(min(ly, ry) - half),
-                 int(max(lx, rx) - 0.2 * abs(rx - lx)), int(max(ly, ry) + half))
     x0, y0 = pts.min(axis=0)
     x1, y1 = pts.max(axis=0)
     return FaceObs((float(x0), float(y0), float(x1), float(y1)), yaw, pitch, float(gaze_h), float(gaze_v),
-                   mouth, float(smile), float(surprise), points5, mouth_box)
+                   mouth, float(smile), float(surprise), points5)
 
 
 def _pose(matrix: np.ndarray) -> tuple[float, float]:

@@ -1,10 +1,10 @@
-"""Small and distant faces: MediaPipe's full-range BlazeFace on the whole frame and on tiles.
+"""Small and distant faces: MediaPipe's full-range BlazeFace on overlapping tiles of the frame.
 
 The FaceLandmarker finds faces down to ~100 px (its detector is the short-range one). A second
 person sitting behind the candidate is often 30-60 px wide, so this module runs the
 full-range detector (``models/face_detection_full_range_sparse.tflite``, vendored from the
 Apache-2.0 ``mediapipe`` 0.10.21 wheel, see ``models/PROVENANCE.md``) through LiteRT on the
-whole frame plus four overlapping tiles (each seen ~1.8x larger), in one batched call.
+four overlapping tiles (each seen ~1.7x larger than in the whole frame), in one batched call.
 
 The anchor layout and box decoding follow MediaPipe's ``face_detection_full_range.pbtxt``:
 one 48x48 grid of unit anchors, offsets in input pixels, sigmoid scores.
@@ -53,9 +53,10 @@ def _anchors() -> np.ndarray:
 
 
 def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """The whole frame, then 2x2 overlapping tiles of ~56 % of each side."""
-    tw, th = int(width * 0.56), int(height * 0.56)
-    boxes = [(0, 0, width, height)]
+    """2x2 tiles of 60 % of each side: they overlap by 20 %, so any face up to ~0.15 of the
+    frame width lies whole in one of them (larger ones are the FaceLandmarker's)."""
+    tw, th = int(width * 0.6), int(height * 0.6)
+    boxes = []
     for y in (0, height - th):
         for x in (0, width - tw):
             boxes.append((x, y, x + tw, y + th))
@@ -82,8 +83,9 @@ class SmallFaceDetector:
             self._scores_idx = next(o["index"] for o in outs if o["shape"][-1] == 1)
             self._batch = n
 
-    def detect(self, rgb: np.ndarray, use_tiles: bool = True) -> list[FaceBox]:
+    def detect(self, rgb: np.ndarray, use_tiles: bool = True, min_score: float | None = None) -> list[FaceBox]:
         """Faces in an RGB frame, in frame pixels, after non-maximum suppression."""
+        threshold = self.min_score if min_score is None else min_score
         h, w = rgb.shape[:2]
         regions = tiles(w, h) if use_tiles else [(0, 0, w, h)]
         batch = np.empty((len(regions), _SIZE, _SIZE, 3), np.float32)
@@ -96,7 +98,7 @@ class SmallFaceDetector:
         raw_scores = self._it.get_tensor(self._scores_idx).reshape(n, _GRID * _GRID)
         found: list[FaceBox] = []
         for i, (scale, ox, oy) in enumerate(transforms):
-            found.extend(self._decode(raw_boxes[i], raw_scores[i], scale, ox, oy))
+            found.extend(self._decode(raw_boxes[i], raw_scores[i], scale, ox, oy, threshold))
         return _nms(found)
 
     @staticmethod
@@ -112,9 +114,9 @@ class SmallFaceDetector:
         # input pixel p maps to frame pixel (p - pad) / scale + region origin
         return scale, x0 - px / scale, y0 - py / scale
 
-    def _decode(self, raw: np.ndarray, raw_scores: np.ndarray, scale: float, ox: float, oy: float):
+    def _decode(self, raw: np.ndarray, raw_scores: np.ndarray, scale: float, ox: float, oy: float, threshold: float):
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80, 80)))
-        keep = np.nonzero(scores >= self.min_score)[0]
+        keep = np.nonzero(scores >= threshold)[0]
         boxes = []
         for k in keep:
             cx = raw[k, 0] + self._anchors[k, 0] * _SIZE

@@ -1,0 +1,108 @@
+"""When to look for small faces, and what counts as an extra one.
+
+The full-range detector (small_faces.py) costs ~17 ms a scan, so it does not run on every
+scout sample. :class:`Scanner` scans
+
+- every ``small_face_scan_s`` while the room outside the candidate changes (the frame's luma
+  as 40 px cell means, divided by the frame mean so exposure drift does not count; the
+  candidate's head and body are blanked out),
+- every ``small_face_idle_scan_s`` while nothing changes,
+- at every scout sample while an extra face is seen, with a lower score (hysteresis),
+- and, when a new extra face appears, backwards over the few scout frames kept since the
+  previous scan, so its start is known to one scout interval.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from handlers.webcam.faces import FaceObs
+from handlers.webcam.options import Options
+from handlers.webcam.small_faces import FaceBox, SmallFaceDetector
+
+__all__ = ["Scanner"]
+
+_CELL = 40       # px: the room is compared in cells of this size ...
+_CHANGE = 0.06   # ... whose exposure-normalised mean luma moved by this much
+_KEEP_SCORE = 0.75  # an extra face seen at the last scan is kept at this fraction of the score
+
+
+def _room(luma: np.ndarray) -> np.ndarray:
+    h, w = luma.shape
+    cells = cv2.resize(luma, (max(1, w // _CELL), max(1, h // _CELL)), interpolation=cv2.INTER_AREA)
+    cells = cells.astype(np.float32)
+    return cells / max(1.0, float(cells.mean()))
+
+
+def _blank(cells: np.ndarray, x0: float, y0: float, x1: float) -> None:
+    """Zero the cells from (x0, y0) to (x1, bottom of the frame), given in pixels."""
+    cells[max(0, int(y0 // _CELL)):, max(0, int(x0 // _CELL)):max(0, int(x1 // _CELL) + 1)] = 0.0
+
+
+def _centre_in(box: FaceBox, main: FaceBox) -> bool:
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return main.x0 <= cx <= main.x1 and main.y0 <= cy <= main.y1
+
+
+class Scanner:
+    """Decides when to scan a scout frame and counts the faces besides the main one."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.detector = SmallFaceDetector(opts.small_face_min_score)
+        self.scans = 0
+        self.last_t = -1e9
+        self.last_room: np.ndarray | None = None
+        self.last_face: FaceObs | None = None
+        self.last_extra = 0
+        keep = max(1, round(opts.small_face_scan_s / max(opts.scout_interval_s, 0.1)) + 2)
+        self.recent: deque[tuple[float, np.ndarray, FaceObs | None, Callable[[int], None]]] = deque(maxlen=keep)
+
+    def maybe_scan(self, t: float, luma: np.ndarray, rgb: np.ndarray, face: FaceObs | None,
+                   record: Callable[[int], None]) -> None:
+        """Scan now if due; ``record(n)`` stores the count of extra faces on the sample."""
+        since, room = t - self.last_t, _room(luma)
+        if self.last_extra or since >= self.opts.small_face_idle_scan_s or (
+                since >= self.opts.small_face_scan_s and self._room_changed(room, face)):
+            extra = self.count(rgb, face, keep=bool(self.last_extra))
+            record(extra)
+            if extra and not self.last_extra:
+                self._scan_back()
+            self.last_t, self.last_room, self.last_face, self.last_extra = t, room, face, extra
+            self.recent.clear()
+        else:
+            self.recent.append((t, rgb, face, record))
+
+    def count(self, rgb: np.ndarray, main: FaceObs | None, keep: bool = False) -> int:
+        """Faces besides the main one (``keep``: one was seen just before: lower score)."""
+        self.scans += 1
+        threshold = self.opts.small_face_min_score * (_KEEP_SCORE if keep else 1.0)
+        boxes = self.detector.detect(rgb, min_score=threshold)
+        if main is not None:
+            mb = FaceBox(*main.box, 1.0)
+            boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
+        return len(boxes)
+
+    def _room_changed(self, room: np.ndarray, face: FaceObs | None) -> bool:
+        if self.last_room is None:
+            return True
+        diff = np.abs(room - self.last_room)
+        for f in (face, self.last_face):
+            if f is not None:
+                x0, y0, x1, y1 = f.box
+                w, h = x1 - x0, y1 - y0
+                _blank(diff, x0 - 0.3 * w, y0 - 0.3 * h, x1 + 0.3 * w)  # head
+                _blank(diff, x0 - 1.0 * w, y1 + 0.1 * h, x1 + 1.0 * w)  # shoulders and below
+        return bool(diff.max() > _CHANGE)
+
+    def _scan_back(self) -> None:
+        """A new extra face: scan the kept scout frames, newest first, until one has none."""
+        for _, rgb, face, record in reversed(self.recent):
+            extra = self.count(rgb, face)
+            record(extra)
+            if not extra:
+                break
