@@ -19,7 +19,7 @@ A clip is a list of events over a calm candidate; each event plants its truth in
     second t0 t1 who px    another face, ``px`` wide, at the side or far behind (multiple_faces)
     yaw / pitch t0 t1 deg  head turned / looking down (head_turned, direction in the truth)
     gaze t0 t1 dir         irises moved left or right (gaze_away)
-    talk t0 t1             jaw moving at syllable rate (talking)
+    talk t0 t1             jaw opening at random syllable lengths and heights (talking)
     smile t0 t1            mouth corners up (expression_cues)
     dark / cover t0 t1     lights off / lens covered (camera_blocked_or_dark)
     dim t0 t1              a lighting change that must not be reported (no truth)
@@ -27,7 +27,6 @@ A clip is a list of events over a calm candidate; each event plants its truth in
 
 from __future__ import annotations
 
-import atexit
 import math
 import shutil
 import subprocess
@@ -90,23 +89,17 @@ def reference_photo(out_dir: Path, who: str) -> Path:
     return _photos(out_dir)[who]
 
 
-@lru_cache(maxsize=None)
-def _landmarker():
-    from handlers.webcam.faces import landmarker_model_path
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
-                                           num_faces=1)
-    model = vision.FaceLandmarker.create_from_options(options)
-    atexit.register(model.close)  # before interpreter teardown, where its __del__ would fail
-    return model
-
-
 def _mesh(rgb: np.ndarray) -> np.ndarray:
     """478 x 3 face points in pixels (z scaled like x; smaller z is nearer)."""
     import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
 
-    result = _landmarker().detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+    from handlers.webcam.faces import landmarker_model_path
+
+    options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
+                                           num_faces=1)
+    with vision.FaceLandmarker.create_from_options(options) as model:
+        result = model.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
     if not result.face_landmarks:
         raise RuntimeError("no face found in a source photo")
     h, w = rgb.shape[:2]
@@ -260,6 +253,10 @@ class _Clip:
         rng = np.random.default_rng(seed)
         self.noise = [rng.normal(0, 3.0, (H, W, 3)).astype(np.float32) for _ in range(6)]
         self.phase = float(rng.uniform(0, 6.28))
+        # speech: syllables of random length (0.12-0.4 s) and random jaw opening
+        lengths = rng.uniform(0.12, 0.4, 2000)
+        self.syllable_ends = np.cumsum(lengths)
+        self.syllable_jaw = rng.choice([0.0, 0.03, 0.06, 0.09, 0.12], 2000, p=[0.3, 0.15, 0.2, 0.2, 0.15])
 
     def sprite(self, who: str, px: int) -> _Sprite:
         if (who, px) not in self.sprites:
@@ -326,8 +323,8 @@ class _Clip:
                     1.0 if kind == "smile" else e[3])
                 pose[key] = round(target * math.ceil(ramp * 3) / 3, 2)
         if self.active("talk", t):
-            syllable = abs(math.sin(2 * math.pi * 2.3 * t + 0.7 * math.sin(5.1 * t)))
-            pose["jaw"] = round(0.12 * math.floor(syllable * 4) / 4, 3)
+            k = min(int(np.searchsorted(self.syllable_ends, t)), len(self.syllable_jaw) - 1)
+            pose["jaw"] = float(self.syllable_jaw[k])
         return pose
 
     def _camera(self, img: np.ndarray, t: float, i: int) -> np.ndarray:
@@ -466,19 +463,28 @@ def generate(out_dir: Path, seed: int = 0) -> list[Sample]:
     return samples
 
 
-def make_long(out_dir: Path, minutes: float, seed: int = 0) -> Path:
-    """A ``minutes``-long H.264 recording: two 2-minute sessions looped with concat -c copy."""
+def make_long(out_dir: Path, minutes: float, seed: int = 0, clean: bool = False) -> Path:
+    """A ``minutes``-long H.264 recording: 2-minute sessions looped with concat -c copy.
+
+    The default has eight events per four minutes (speed benchmark). ``clean=True`` loops four
+    distinct clean sessions (three people, one lighting change) for counting false alarms.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sessions = [
-        [("away", 20, 30), ("yaw", 45, 50, 45), ("talk", 70, 78), ("second", 95, 105, "astronaut", 40)],
-        [("pitch", 15, 22, -40), ("dark", 50, 55), ("swap", 80, 95, "biden"), ("smile", 105, 110)],
-    ]
-    parts = [make_clip(out_dir / f"long-part{i}.mp4", 120, s, seed=seed * 10 + i)[0] for i, s in enumerate(sessions)]
+    if clean:
+        sessions = [("obama", []), ("biden", [("dim", 40, 60)]), ("astronaut", []), ("obama", [("dim", 70, 85)])]
+    else:
+        sessions = [
+            ("obama", [("away", 20, 30), ("yaw", 45, 50, 45), ("talk", 70, 78), ("second", 95, 105, "astronaut", 40)]),
+            ("obama", [("pitch", 15, 22, -40), ("dark", 50, 55), ("swap", 80, 95, "biden"), ("smile", 105, 110)]),
+        ]
+    kind = "clean" if clean else "part"
+    parts = [make_clip(out_dir / f"long-{kind}{i}.mp4", 120, events, who=who, seed=seed * 10 + i)[0]
+             for i, (who, events) in enumerate(sessions)]
     loops = max(1, math.ceil(minutes / 2))
-    listing = out_dir / "long-parts.txt"
+    listing = out_dir / f"long-{kind}s.txt"
     listing.write_text("".join(f"file '{parts[i % len(parts)].name}'\n" for i in range(loops)))
-    out = out_dir / f"webcam-long-{minutes:g}min.mp4"
+    out = out_dir / f"webcam-long-{'clean-' if clean else ''}{minutes:g}min.mp4"
     cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
            "-t", f"{minutes * 60:g}", "-c", "copy", "-map_metadata", "-1", str(out)]
     done = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
