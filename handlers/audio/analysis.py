@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from handlers.audio import dialogue, noise, silence, speakers, vad, voices
-from handlers.audio.frames import level_db, merge, to_frames
+from handlers.audio.frames import FRAME_S, level_db, merge, to_frames
 from handlers.audio.options import Options
 
 __all__ = ["analyse", "enrolment_embedding"]
@@ -25,10 +25,10 @@ def analyse(audio: np.ndarray, opts: Options, reference: np.ndarray | None) -> t
     """Violations of ``audio`` (16 kHz mono) and facts about it; ``reference`` is the enrolment voice."""
     levels = level_db(audio)
     dead = silence.dead_mask(levels, opts.mic_dead_db)
-    segments = vad.speech_segments(vad.speech_probabilities(audio, levels, opts.vad_gate_db),
-                                   opts.speech_threshold)
+    probs = vad.speech_probabilities(audio, levels, opts.vad_gate_db)
+    segments = vad.speech_segments(probs, opts.speech_threshold)
     stretches = merge(segments, opts.speech_merge_gap_s, opts.speech_min_s)
-    events = [_speech_event(s, e) for s, e in stretches] if opts.enabled("speech") else []
+    events = [_speech_event(s, e, probs) for s, e in stretches] if opts.enabled("speech") else []
     facts: dict[str, Any] = {"speech_s": round(float(sum(e - s for s, e in segments)), 2)}
     if segments and any(opts.enabled(c) for c in _SPEAKER_CHECKS):
         events += _speaker_events(audio, segments, opts, reference, facts)
@@ -50,9 +50,13 @@ def enrolment_embedding(audio: np.ndarray, opts: Options) -> np.ndarray | None:
     return speakers.reference_embedding(audio, segments, opts.embed_hop_s)
 
 
-def _speech_event(start_s: float, end_s: float) -> dict[str, Any]:
+def _speech_event(start_s: float, end_s: float, probs: np.ndarray) -> dict[str, Any]:
+    """Confidence: the stretch's 90th-percentile speech probability (pauses inside pull the mean down)."""
+    inside = probs[int(start_s / FRAME_S) : max(int(start_s / FRAME_S) + 1, int(end_s / FRAME_S))]
+    confidence = float(np.percentile(inside, 90)) if len(inside) else 0.5
     return {"type": "speech", "start_s": round(start_s, 3), "end_s": round(end_s, 3),
-            "confidence": 0.9, "details": {"duration_s": round(end_s - start_s, 2)}}
+            "confidence": round(min(0.99, max(0.5, confidence)), 3),
+            "details": {"duration_s": round(end_s - start_s, 2)}}
 
 
 def _speaker_events(audio, segments, opts: Options, reference, facts) -> list[dict]:

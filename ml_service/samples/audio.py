@@ -98,8 +98,8 @@ class Clip:
         self.x = _colored(rng, int(seconds * RATE), tone_alpha, tone_db)
         self.items: list[tuple[str, float, float, str]] = []  # kind, start, end, voice
 
-    def say(self, at: float, voice: str, text: str) -> float:
-        u = _say(voice, text)
+    def say(self, at: float, voice: str, text: str, gain_db: float = 0.0) -> float:
+        u = _say(voice, text) * np.float32(10 ** (gain_db / 20))
         i = int(at * RATE)
         self.x[i : i + len(u)] += u
         self.items.append(("speech", at, at + len(u) / RATE, voice))
@@ -220,6 +220,15 @@ def _scenarios(rng: np.random.Generator) -> list[tuple[str, float, str, callable
     def music(c):
         c.noise(15 + jitter(), 15, "music", -30)
 
+    def soft_speech(c):
+        for k, at in enumerate((5, 25)):
+            c.say(at + jitter(), "candidate", texts[k], gain_db=-16)
+
+    def speech_in_fan_noise(c):
+        c.x += _colored(c.rng, len(c.x), 1.0, -46)
+        for k, at in enumerate((4, 22, 38)):
+            c.say(at + jitter(), "candidate", texts[k + 3])
+
     def mixed(c):
         c.say(4, "candidate", texts[8])
         c.noise(22, 5, "pink", -32)
@@ -239,6 +248,8 @@ def _scenarios(rng: np.random.Generator) -> list[tuple[str, float, str, callable
         ("audio-dead-mic", 45, ".wav", dead_mic, "candidate", False),
         ("audio-noise-bursts", 60, ".wav", noise_bursts, "candidate", False),
         ("audio-music", 50, ".ogg", music, "candidate", False),
+        ("audio-soft-speech", 45, ".webm", soft_speech, "candidate", True),
+        ("audio-speech-in-fan-noise", 55, ".mp4", speech_in_fan_noise, "candidate", False),
         ("audio-mixed", 120, ".webm", mixed, "candidate", True),
     ]
 
@@ -255,7 +266,7 @@ def enrolment(out_dir: Path) -> Path:
 
 
 def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample]:
-    """Ten labelled clips (45-120 s) and ``clean_clips`` clean 120 s clips (one clean hour)."""
+    """Twelve labelled clips (45-120 s) and ``clean_clips`` clean 120 s clips (one clean hour)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
