@@ -53,9 +53,13 @@ class Observations:
     obs: list[Obs] = field(default_factory=list)        # landmarker samples, time order
     light: list[tuple[float, bool]] = field(default_factory=list)  # (t, dark) for every frame
     embeddings: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    looks_changed: list[float] = field(default_factory=list)  # times the face's colours jumped
     frames_received: int = 0
     end_s: float = 0.0
     scans: int = 0
+
+
+_LOOK_JUMP = 0.15  # relative change of a colour channel of the face that asks for an embedding
 
 
 def is_dark(frame: Frame, opts: Options) -> bool:
@@ -95,6 +99,7 @@ class _Pass:
         self.out = Observations()
         self.track_start: float | None = None  # time the current face track began
         self.next_identity = 0.0
+        self.track_look = np.zeros(3, np.float32)  # the current face's usual colours
         self.mouths: deque[float] = deque(maxlen=31)  # scout samples' mouth openings
         self.prev: Obs | None = None
         self.prev_buffer: list[tuple[Frame, bool]] = []  # frames of the last block not densified
@@ -182,21 +187,39 @@ class _Pass:
         return Obs(frame.t, dense, False, model.detect(rgb, frame.t)), rgb
 
     def _identity(self, block: list[Obs], obs: Obs, rgb: np.ndarray) -> None:
-        """Start a new track after an absence or a jump; embed settled frontal faces."""
+        """Start a new track after an absence or a jump; embed settled frontal faces at a
+        track's start, every ``identity_every_s``, and when the face's colours jump (someone
+        else may have sat down without leaving the frame empty)."""
         faces = [o.face for o in block]
         broken = any(f is None for f in faces) or any(
             a is not None and b is not None and _jumped(a, b) for a, b in zip(faces, faces[1:]))
         if obs.face is None:
             self.track_start = None
             return
+        look = _look(rgb, obs.face)
         if broken or self.track_start is None:
-            self.track_start, self.next_identity = obs.t, obs.t + 0.5 * self.opts.scout_interval_s
+            self.track_start, self.next_identity, self.track_look = obs.t, obs.t + 0.5 * self.opts.scout_interval_s, look
             self.mouths.clear()  # maybe someone else: their mouth has its own usual opening
             return
+        if float(np.abs(look - self.track_look).max()) > _LOOK_JUMP:
+            self.out.looks_changed.append(obs.t)
+            self.next_identity, self.track_look = obs.t, look
+            self.mouths.clear()
+        self.track_look = 0.9 * self.track_look + 0.1 * look
         face = obs.face
         if obs.t >= self.next_identity and abs(face.yaw) < 30 and abs(face.pitch) < 30 and face.width >= 60:
             self.embeddings.append((obs.t, self.identity_pool.submit(self.encoder.encode, rgb, face.points5)))
             self.next_identity = obs.t + self.opts.identity_every_s
+
+
+def _look(rgb: np.ndarray, face: FaceObs) -> np.ndarray:
+    """Mean colour of the middle of the face, relative to the frame's mean (exposure)."""
+    x0, y0, x1, y1 = face.box
+    w, h = x1 - x0, y1 - y0
+    inner = rgb[max(0, int(y0 + 0.3 * h)):max(1, int(y1 - 0.2 * h)), max(0, int(x0 + 0.25 * w)):max(1, int(x1 - 0.25 * w))]
+    if inner.size == 0:
+        return np.zeros(3, np.float32)
+    return inner.reshape(-1, 3).mean(axis=0) / max(1.0, float(rgb[::8, ::8].mean()))
 
 
 def analyse(path: Path, info: VideoInfo, opts: Options) -> Observations:

@@ -72,7 +72,7 @@ class People:
     different habits are not read as the first person's violations."""
 
     def __init__(self, data: Observations, opts: Options) -> None:
-        self.tracks = _tracks(data)
+        self.tracks = _tracks(data, opts)
         self.person_of_track = _group(self.tracks, data, opts)
         self.person = [self._person_at(o.t) for o in data.obs]
         self.base: dict[int, dict[str, float]] = {}
@@ -204,7 +204,7 @@ def expressions(data: Observations, opts: Options, people: People) -> list[Viola
 def identity(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
     """Face tracks (runs of presence) with embeddings: compared to the reference and to the
     session's first person."""
-    tracks = _tracks(data)
+    tracks = _tracks(data, opts)
     embedded = [(s, [e for t, e in data.embeddings if s[0] <= t <= s[1]]) for s in tracks]
     embedded = [(s, e) for s, e in embedded if e]
     if not embedded:
@@ -229,12 +229,15 @@ def identity(data: Observations, opts: Options, reference: np.ndarray | None) ->
     return merged
 
 
-def _tracks(data: Observations) -> list[Span]:
-    """Presence runs, split where the face jumps between consecutive samples."""
+def _tracks(data: Observations, opts: Options) -> list[Span]:
+    """Presence runs, split where the face jumps between consecutive samples, and where two
+    consecutive embeddings of one run are different people (at the colour jump between them,
+    else half-way)."""
     from handlers.webcam.analyse import _jumped
 
     labels: list[tuple[float, Hashable | None]] = []
     track, prev = 0, None
+    cuts = _identity_cuts(data, opts)
     for o in data.obs:
         f = o.face
         if o.dark:
@@ -244,11 +247,22 @@ def _tracks(data: Observations) -> list[Span]:
             prev = None
             labels.append((o.t, False))
             continue
-        if prev is None or _jumped(prev, f):
+        if prev is None or _jumped(prev, f) or (cuts and o.t >= cuts[0]):
             track += 1
+            while cuts and o.t >= cuts[0]:
+                cuts.pop(0)
         prev = f
         labels.append((o.t, track))
     return spans(labels, data.end_s)
+
+
+def _identity_cuts(data: Observations, opts: Options) -> list[float]:
+    cuts = []
+    for (ta, ea), (tb, eb) in zip(data.embeddings, data.embeddings[1:]):
+        if distance(ea, eb) > opts.identity_max_distance:
+            hints = [t for t in data.looks_changed if ta < t <= tb]
+            cuts.append(hints[-1] if hints else (ta + tb) / 2)
+    return cuts
 
 
 def all_checks(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
