@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from handlers.audio import dialogue, noise, silence, speakers, vad, voices
-from handlers.audio.frames import FRAME_S, level_db, merge, to_frames
+from handlers.audio.decode import Stream
+from handlers.audio.frames import FRAME_S, merge, to_frames
 from handlers.audio.options import Options
 
 __all__ = ["analyse", "enrolment_embedding"]
@@ -21,11 +22,15 @@ _SPEAKER_CHECKS = ("multiple_speakers", "voice_mismatch", "conversation_hints")
 _SPEECH_PAD_S = 0.2  # kept out of the noise check around speech
 
 
-def analyse(audio: np.ndarray, opts: Options, reference: np.ndarray | None) -> tuple[list[dict], dict[str, Any]]:
-    """Violations of ``audio`` (16 kHz mono) and facts about it; ``reference`` is the enrolment voice."""
-    levels = level_db(audio)
+def analyse(source: Stream | np.ndarray, opts: Options,
+            reference: np.ndarray | None) -> tuple[np.ndarray, list[dict], dict[str, Any]]:
+    """The samples, violations and facts of ``source`` (16 kHz mono, decoding or decoded).
+
+    ``reference`` is the enrolment voice. Raises :class:`~handlers.audio.decode.Unreadable`.
+    """
+    levels, probs = vad.scan(source, opts.vad_gate_db)
+    audio = source.result() if isinstance(source, Stream) else source
     dead = silence.dead_mask(levels, opts.mic_dead_db)
-    probs = vad.speech_probabilities(audio, levels, opts.vad_gate_db)
     segments = vad.speech_segments(probs, opts.speech_threshold)
     stretches = merge(segments, opts.speech_merge_gap_s, opts.speech_min_s)
     events = [_speech_event(s, e, probs) for s, e in stretches] if opts.enabled("speech") else []
@@ -39,14 +44,13 @@ def analyse(audio: np.ndarray, opts: Options, reference: np.ndarray | None) -> t
         events += noise.noise_events(audio, levels, quiet, opts.noise_db, opts.noise_min_s, opts.noise_merge_gap_s)
     if opts.enabled("mic_muted_or_dead"):
         events += silence.mic_dead_events(audio, levels, opts.mic_dead_db, opts.mic_dead_min_s)
-    return events, facts
+    return audio, events, facts
 
 
 def enrolment_embedding(audio: np.ndarray, opts: Options) -> np.ndarray | None:
     """The voice of an enrolment clip, or None when it holds no speech."""
-    levels = level_db(audio)
-    segments = vad.speech_segments(vad.speech_probabilities(audio, levels, opts.vad_gate_db),
-                                   opts.speech_threshold)
+    _, probs = vad.scan(audio, opts.vad_gate_db)
+    segments = vad.speech_segments(probs, opts.speech_threshold)
     return speakers.reference_embedding(audio, segments, opts.embed_hop_s)
 
 

@@ -1,8 +1,9 @@
 """``process``: the audio handler's entry point (``ML_ANALYZER=handlers.audio.audio.process``).
 
-Decodes the recordings (consecutive parts of one session, joined in the order given) and the
-optional enrolment clip (``reference_voice``), runs :func:`handlers.audio.analysis.analyse`
-and builds the result. A recording that cannot be decoded gives an error result with
+Decodes the recordings (consecutive parts of one session, joined in the order given, each
+padded to a whole 32 ms frame; a single recording is analysed while ffmpeg still decodes it)
+and the optional enrolment clip (``reference_voice``), runs
+:func:`handlers.audio.analysis.analyse` and builds the result. A recording that cannot be decoded gives an error result with
 ``MEDIA_UNREADABLE``; an unreadable or speechless enrolment clip only switches the voice
 check to "dominant voice" mode, and ``media.reference_voice`` says why.
 """
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from handlers.audio.analysis import analyse, enrolment_embedding
-from handlers.audio.decode import SAMPLE_RATE, Unreadable, decode
+from handlers.audio.decode import SAMPLE_RATE, Stream, Unreadable, decode
+from handlers.audio.frames import FRAME
 from handlers.audio.options import Options
 from ml_service.errors import SubmissionError
 from ml_service.results import ErrorCode, build_result, error_result
@@ -38,13 +40,14 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     paths = [_path("recording", item) for item in submission.get("recordings") or []]
     if not paths:
         raise SubmissionError("the audio handler needs at least one recording")
+    reference, reference_facts = _reference(submission.get("reference_voice"), opts)
     try:
-        audio, files = _decode_all(paths)
+        source, files = (Stream(paths[0]), None) if len(paths) == 1 else _decode_all(paths)
+        audio, violations, facts = analyse(source, opts, reference)
     except Unreadable as exc:
         logger.warning("audio handler: session %s: %s", submission.get("session_id"), exc)
         return error_result(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), time.monotonic() - started), str(exc)
-    reference, reference_facts = _reference(submission.get("reference_voice"), opts)
-    violations, facts = analyse(audio, opts, reference)
+    files = files or _file_entry(paths[0], audio, 0)
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media = {"duration_s": duration, "samples_analysed": len(audio), "sample_rate": SAMPLE_RATE,
              "files": files, "reference_voice": reference_facts,
@@ -60,14 +63,19 @@ def _path(role: str, item: Any) -> Path:
 
 
 def _decode_all(paths: list[Path]) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """The recordings' samples end to end, and where each file starts on that timeline."""
+    """Several recordings end to end, each padded to a whole 32 ms frame, and where each starts."""
     parts, files, offset = [], [], 0
     for path in paths:
-        parts.append(decode(path))
-        files.append({"name": path.name, "offset_s": round(offset / SAMPLE_RATE, 3),
-                      "duration_s": round(len(parts[-1]) / SAMPLE_RATE, 3)})
+        part = decode(path)
+        files += _file_entry(path, part, offset)
+        parts.append(np.pad(part, (0, -len(part) % FRAME)))
         offset += len(parts[-1])
-    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), files
+    return np.concatenate(parts), files
+
+
+def _file_entry(path: Path, audio: np.ndarray, offset: int) -> list[dict[str, Any]]:
+    return [{"name": path.name, "offset_s": round(offset / SAMPLE_RATE, 3),
+             "duration_s": round(len(audio) / SAMPLE_RATE, 3)}]
 
 
 def _reference(item: Any, opts: Options) -> tuple[np.ndarray | None, dict[str, Any]]:

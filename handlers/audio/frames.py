@@ -12,7 +12,8 @@ import numpy as np
 
 from handlers.audio.decode import SAMPLE_RATE
 
-__all__ = ["FRAME", "FRAME_S", "dilate", "frame_view", "level_db", "merge", "runs", "to_frames"]
+__all__ = ["FRAME", "FRAME_S", "dilate", "frame_levels", "frame_view", "level_db", "merge", "run_bounds", "runs",
+           "to_frames"]
 
 FRAME = 512
 FRAME_S = FRAME / SAMPLE_RATE  # 0.032 s
@@ -25,9 +26,13 @@ def frame_view(audio: np.ndarray) -> np.ndarray:
     return audio[: n * FRAME].reshape(n, FRAME)
 
 
-def level_db(audio: np.ndarray, chunk_frames: int = 8192) -> np.ndarray:
-    """RMS level of each frame in dBFS after removing its mean (a DC offset is not sound)."""
-    frames = frame_view(audio)
+def level_db(audio: np.ndarray) -> np.ndarray:
+    """RMS level of each frame of ``audio`` in dBFS after removing its mean (DC is not sound)."""
+    return frame_levels(frame_view(audio))
+
+
+def frame_levels(frames: np.ndarray, chunk_frames: int = 8192) -> np.ndarray:
+    """:func:`level_db` of ``(n, 512)`` frames."""
     out = np.empty(len(frames), dtype=np.float32)
     for i in range(0, len(frames), chunk_frames):
         block = frames[i : i + chunk_frames]
@@ -46,13 +51,18 @@ def dilate(mask: np.ndarray, frames: int) -> np.ndarray:
     return counts[high] > counts[low]
 
 
-def runs(mask: np.ndarray) -> list[tuple[float, float]]:
-    """Maximal runs of True frames as ``(start_s, end_s)``."""
+def run_bounds(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True frames as ``(first, end)`` frame indices (end exclusive)."""
     if not len(mask):
         return []
     padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return [(float(a * FRAME_S), float(b * FRAME_S)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def runs(mask: np.ndarray) -> list[tuple[float, float]]:
+    """Maximal runs of True frames as ``(start_s, end_s)``."""
+    return [(a * FRAME_S, b * FRAME_S) for a, b in run_bounds(mask)]
 
 
 def merge(intervals: list[tuple[float, float]], gap_s: float, min_s: float) -> list[tuple[float, float]]:

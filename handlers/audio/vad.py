@@ -7,9 +7,10 @@ the file is located with ``importlib.util.find_spec``. We use the wheel's
 whole block of 32 ms chunks per call (one call per ~33 s instead of one per chunk: 5x less
 CPU here; per-chunk probabilities within 0.011 of the streaming model).
 
-Frames quieter than ``gate_db`` (digital silence, a dead microphone, a very quiet room) are
-not sent to the model; the rest is cut into independent pieces (fresh model state, cut at a
-quiet frame) that run on two threads.
+The audio is cut into pieces of at most 120 s (at the quietest frame of the last 5 s; each
+piece starts with a fresh model state) as soon as ffmpeg has decoded them, and pieces run on
+two threads while decoding goes on. Frames quieter than ``gate_db`` (digital silence, a dead
+microphone, a very quiet room), with 0.5 s margins, are not sent to the model.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from handlers.audio.frames import FRAME, FRAME_S, dilate, frame_view, merge, runs
+from handlers.audio.decode import Stream
+from handlers.audio.frames import FRAME, FRAME_S, dilate, frame_levels, frame_view, merge, run_bounds, runs
 
-__all__ = ["MODEL_FILE", "model_path", "speech_probabilities", "speech_segments"]
+__all__ = ["MODEL_FILE", "model_path", "scan", "speech_segments"]
 
 MODEL_FILE = "silero_vad_16k_sequence.onnx"
 _CONTEXT = 64
 _BLOCK_FRAMES = 1024
 _PIECE_FRAMES = 3750  # 120 s: longest piece run with one model state
+_CUT_WINDOW = 156  # a piece ends at the quietest frame of its last 5 s
 _GATE_MARGIN_FRAMES = 16  # 0.5 s of quiet kept around loud stretches
 _THREADS = 2
 
@@ -54,30 +57,45 @@ def _session() -> ort.InferenceSession:
     return ort.InferenceSession(str(model_path()), options, providers=["CPUExecutionProvider"])
 
 
-def speech_probabilities(audio: np.ndarray, levels: np.ndarray, gate_db: float) -> np.ndarray:
-    """Per-frame speech probability; 0 for frames below ``gate_db`` (never sent to the model)."""
-    frames = frame_view(audio)
-    probs = np.zeros(len(frames), dtype=np.float32)
-    pieces = _pieces(levels, gate_db)
+def scan(source: Stream | np.ndarray, gate_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame level (dBFS) and speech probability of ``source``, computed as it decodes.
+
+    ``source`` is a decoding :class:`Stream` (the model starts on the first two minutes while
+    ffmpeg decodes the rest) or an array. Frames under ``gate_db`` get probability 0.
+    """
+    src = source if isinstance(source, Stream) else _Ready(source)
+    levels: list[np.ndarray] = []
+    jobs = []
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        for (a, b), p in zip(pieces, pool.map(lambda ab: _run(frames[ab[0] : ab[1]]), pieces)):
-            probs[a:b] = p
-    return probs
+        start = 0
+        while (have := src.wait_for((start + _PIECE_FRAMES + 1) * FRAME) // FRAME) > start:
+            frames = frame_view(src.samples())
+            block = frame_levels(frames[start:have])
+            if have > start + _PIECE_FRAMES:  # cut at the quietest frame of the last 5 s
+                cut = _PIECE_FRAMES - _CUT_WINDOW + int(np.argmin(block[_PIECE_FRAMES - _CUT_WINDOW : _PIECE_FRAMES]))
+                block = block[:cut]
+            levels.append(block)
+            for a, b in run_bounds(dilate(block > gate_db, _GATE_MARGIN_FRAMES)):
+                jobs.append((start + a, pool.submit(_run, frames[start + a : start + b])))
+            start += len(block)
+        probs = np.zeros(start, dtype=np.float32)
+        for a, job in jobs:
+            p = job.result()
+            probs[a : a + len(p)] = p
+    return (np.concatenate(levels) if levels else np.zeros(0, np.float32)), probs
 
 
-def _pieces(levels: np.ndarray, gate_db: float) -> list[tuple[int, int]]:
-    """Frame ranges worth running: loud stretches plus margins, at most 120 s each."""
-    loud = dilate(levels > gate_db, _GATE_MARGIN_FRAMES)
-    out = []
-    for start_s, end_s in runs(loud):
-        a, b = int(round(start_s / FRAME_S)), int(round(end_s / FRAME_S))
-        while b - a > _PIECE_FRAMES:
-            tail = levels[a + _PIECE_FRAMES - 160 : a + _PIECE_FRAMES]
-            cut = a + _PIECE_FRAMES - 160 + int(np.argmin(tail))
-            out.append((a, cut))
-            a = cut
-        out.append((a, b))
-    return out
+class _Ready:
+    """An already decoded array, with :class:`Stream`'s reading interface."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self._audio = audio
+
+    def wait_for(self, samples: int) -> int:
+        return len(self._audio)
+
+    def samples(self) -> np.ndarray:
+        return self._audio
 
 
 def _run(frames: np.ndarray) -> np.ndarray:

@@ -215,3 +215,16 @@ def test_a_clip_shorter_than_one_frame_and_pure_zeros_are_handled(tmp_path: Path
     result = _run(zeros, zeros)
     assert [v["type"] for v in result["violations"]] == ["mic_muted_or_dead"]
     assert result["media"]["reference_voice"] == {"used": False, "reason": "no speech in the enrolment clip"}
+
+
+def test_several_recordings_are_one_timeline(clips: dict[str, Any]) -> None:
+    path, truth = clips["solo"]
+    submission = _submission(path)
+    submission["recordings"] = submission["recordings"] * 2
+    result, _ = audio.process(submission)
+    assert validate_result(result) == []
+    second = result["media"]["files"][1]["offset_s"]
+    assert abs(second - 14.0) < 0.05
+    speech = [v for v in result["violations"] if v["type"] == "speech"]
+    shifted = [{**e, "start_s": e["start_s"] + second, "end_s": e["end_s"] + second} for e in truth if e["type"] == "speech"]
+    _assert_found([e for e in truth if e["type"] == "speech"] + shifted, speech, "speech")
