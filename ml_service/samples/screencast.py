@@ -14,7 +14,7 @@ and which truth event it plants:
     pillarbox the exam shown at 1024x768 inside the 1280x720 recording: ``resolution_change``
     wide      a two-display desktop squeezed into the recording (letterbox): ``resolution_change``
 
-:func:`generate` writes the labelled set (clips of 45-120 s at 5 or 10 fps); :func:`make_clip`
+:func:`generate` writes the labelled set (17 clips of 45-120 s at 5 or 10 fps, 4 clean); :func:`make_clip`
 makes one clip from segments (tests use it for short clips); :func:`make_long` loops a few
 two-minute sessions with ``ffmpeg -f concat -c copy`` so an hour takes seconds.
 """
@@ -56,7 +56,15 @@ PAGES: dict[str, tuple[str, str | None, bool, list[str], bool]] = {
     "notepad": ("notes.txt - Notepad", None, False, [
         "shopping list", "milk, bread, coffee", "call the dentist on Monday"], False),
     "calculator": ("Calculator", None, False, ["Standard", "7 8 9", "4 5 6", "1 2 3"], False),
+    "discord": ("Discord", None, True, [  # dark theme: light text on dark grey
+        "# general", "mia: anyone done with question 3 yet?", "leo: the rank is two, rows 1 and 2 are parallel",
+        "Message #general"], True),
+    "stackoverflow": ("numpy eigenvalues of a symmetric matrix - Stack Overflow - Google Chrome",
+                      "https://stackoverflow.com/questions/8765", True, [
+        "Stack Overflow", "numpy eigenvalues of a symmetric matrix", "Use numpy.linalg.eigh for symmetric input.",
+        "Your Answer"], True),
 }
+_DARK_PAGES = {"discord"}
 POPUPS = {"whatsapp": ("WhatsApp", "Bob: answer to Q4 is 17"),
           "telegram": ("Telegram", "Dan: solutions for Q3 attached")}
 QUESTIONS = [
@@ -127,13 +135,17 @@ def _page(key: str) -> np.ndarray:
     title, url, dark, lines, _ = PAGES[key]
     img, top = _window((W, H), title, url, dark)
     draw = ImageDraw.Draw(img)
+    ink = (25, 25, 25)
+    if key in _DARK_PAGES:
+        draw.rectangle((0, top - 10, W, H), fill=(49, 51, 56))
+        ink = (220, 221, 222)
     if url:  # a chat/search site: side bar and a message box
         draw.rectangle((0, top - 10, 250, H), fill=(247, 247, 248))
         draw.text((24, top + 10), "+ New chat", font=_font(17), fill=(40, 40, 40))
         draw.rounded_rectangle((300, H - 90, W - 80, H - 40), radius=18, outline=(180, 180, 180), width=2)
     for i, line in enumerate(lines):
         y = H - 78 if url and i == len(lines) - 1 else top + 30 + 60 * i
-        draw.text((320 if url else 24, y), line, font=_font(26 if i == 0 else 20), fill=(25, 25, 25))
+        draw.text((320 if url else 24, y), line, font=_font(26 if i == 0 else 20), fill=ink)
     return np.asarray(img)[:, :, ::-1].copy()
 
 
@@ -146,7 +158,7 @@ def _cursor(frame: np.ndarray, t: float, rng_phase: float) -> None:
     cv2.polylines(frame, [arrow], True, (0, 0, 0), 1)
 
 
-def _exam(t: float, question: int, phase: float, size: tuple[int, int] = (W, H)) -> np.ndarray:
+def _exam(t: float, question: int, phase: float, size: tuple[int, int] = (W, H), scroll: bool = False) -> np.ndarray:
     frame = _exam_base(question, size).copy()
     left = 45 * 60 - int(t)
     timer = _text_patch(f"Time left {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}", 19, 190)
@@ -156,6 +168,10 @@ def _exam(t: float, question: int, phase: float, size: tuple[int, int] = (W, H))
     if typed:
         patch = _text_patch(typed, 18, size[0] - 140)
         frame[250:250 + patch.shape[0], 70:70 + patch.shape[1]] = patch
+    offset = 60 * (int(t // 5) % 4) if scroll else 0  # the page scrolls by 60 px every 5 s
+    if offset:
+        frame[86:size[1] - offset] = frame[86 + offset:].copy()
+        frame[size[1] - offset:] = 255
     _cursor(frame, t, phase)
     return frame
 
@@ -189,7 +205,7 @@ def _wide(t: float, question: int, phase: float) -> np.ndarray:
 
 def _frame(kind: str, arg: str | None, t: float, question: int, phase: float) -> np.ndarray | None:
     if kind == "exam":
-        return _exam(t, question, phase)
+        return _exam(t, question, phase, scroll=arg == "scroll")
     if kind == "window":
         frame = _page(arg).copy()
         _cursor(frame, t, phase)
@@ -206,21 +222,30 @@ def _frame(kind: str, arg: str | None, t: float, question: int, phase: float) ->
 
 
 def _truth(segments: list[Segment], allow: list[str]) -> list[dict]:
-    """Truth events; with an allow-list, a window whose title has no allowed entry is forbidden."""
+    """Truth events. With an allow-list, a window whose title has no allowed entry is forbidden
+    and an allowed one is not; forbidden windows back to back are one stretch of forbidden text."""
     events, t = [], 0.0
     for kind, seconds, *rest in segments:
         span = {"start_s": round(t, 3), "end_s": round(t + seconds, 3)}
         if kind == "window":
             events.append({"type": "window_switch", **span})
-            title, forbidden = PAGES[rest[0]][0], PAGES[rest[0]][4]
-            if forbidden or (allow and not any(a.lower() in title.lower() for a in allow)):
+            title, denied = PAGES[rest[0]][0], PAGES[rest[0]][4]
+            allowed = any(a.lower() in title.lower() for a in allow)
+            if (denied and not allowed) or (allow and not allowed):
                 events.append({"type": "forbidden_content", **span})
         elif kind == "popup":
             events.append({"type": "forbidden_content", **span})
         elif kind in _TRUTH:
             events.append({"type": _TRUTH[kind], **span})
         t += seconds
-    return events
+    merged: list[dict] = []
+    for event in events:
+        last = next((m for m in reversed(merged) if m["type"] == event["type"]), None)
+        if event["type"] == "forbidden_content" and last and last["end_s"] >= event["start_s"]:
+            last["end_s"] = event["end_s"]
+        else:
+            merged.append(event)
+    return merged
 
 
 def _ffmpeg() -> str:
@@ -263,10 +288,13 @@ _SET: list[tuple[str, int, list[Segment], dict]] = [
     ("clean-exam", 5, [("exam", 120)], {}),
     ("clean-exam-10fps", 10, [("exam", 90)], {}),
     ("clean-exam-pages", 5, [("exam", 30), ("exam", 30), ("exam", 40)], {}),
+    ("clean-exam-scrolling", 5, [("exam", 60, "scroll"), ("exam", 60, "scroll")], {}),
     ("chatgpt", 5, [("exam", 20), ("window", 15, "chatgpt"), ("exam", 25)], {}),
     ("whatsapp-and-search", 10, [("exam", 15), ("window", 12, "whatsapp"), ("exam", 20),
                                  ("window", 10, "search"), ("exam", 15)], {}),
     ("notepad", 5, [("exam", 25), ("window", 15, "notepad"), ("exam", 20)], {}),
+    ("discord-dark", 5, [("exam", 20), ("window", 15, "discord"), ("exam", 25)], {}),
+    ("search-then-chatgpt", 10, [("exam", 20), ("window", 8, "search"), ("window", 8, "chatgpt"), ("exam", 24)], {}),
     ("popup", 5, [("exam", 30), ("popup", 8, "whatsapp"), ("exam", 22), ("popup", 6, "telegram"),
                   ("exam", 14)], {}),
     ("blank", 5, [("exam", 20), ("blank", 12), ("exam", 28)], {}),
@@ -275,6 +303,8 @@ _SET: list[tuple[str, int, list[Segment], dict]] = [
     ("second-display", 10, [("exam", 25), ("wide", 20), ("exam", 15)], {}),
     ("allow-list", 5, [("exam", 20), ("window", 12, "calculator"), ("exam", 13)],
      {"allow_list": ["Exam 42", "lms.example.edu"]}),
+    ("open-book-stack-overflow", 5, [("exam", 20), ("window", 12, "stackoverflow"), ("exam", 18)],
+     {"allow_list": ["Exam 42", "Stack Overflow"]}),
     ("mixed", 5, [("exam", 15), ("blank", 6), ("exam", 15), ("window", 10, "chatgpt"), ("exam", 12),
                   ("frozen", 35), ("exam", 10), ("popup", 7, "whatsapp"), ("exam", 10)], {}),
 ]
@@ -296,8 +326,12 @@ def generate(out_dir: Path, seed: int = 0) -> list[Sample]:
     return samples
 
 
-def make_long(out_dir: Path, minutes: float, seed: int = 0) -> Path:
-    """A ``minutes``-long 1280x720 10 fps recording: three 2-minute sessions, looped by concat."""
+def make_long(out_dir: Path, minutes: float, seed: int = 0, *, clean: bool = False) -> Path:
+    """A ``minutes``-long 1280x720 10 fps recording: three 2-minute sessions, looped by concat.
+
+    Per hour: 30 window switches, 30 forbidden-content stretches, 10 blank screens. ``clean``:
+    exam pages only (typing, page changes, scrolling), to count false alarms per clean hour.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sessions = [
@@ -305,11 +339,14 @@ def make_long(out_dir: Path, minutes: float, seed: int = 0) -> Path:
         [("exam", 35), ("popup", 8, "whatsapp"), ("exam", 40), ("window", 10, "notepad"), ("exam", 27)],
         [("exam", 50), ("window", 10, "search"), ("exam", 60)],
     ]
-    parts = [make_clip(out_dir / f"long-part{i}.mp4", s, 10, seed * 10 + i)[0] for i, s in enumerate(sessions)]
+    if clean:
+        sessions = [[("exam", 120)], [("exam", 40), ("exam", 40), ("exam", 40)], [("exam", 60, "scroll")] * 2]
+    kind = "clean-" if clean else ""
+    parts = [make_clip(out_dir / f"long-{kind}part{i}.mp4", s, 10, seed * 10 + i)[0] for i, s in enumerate(sessions)]
     loops = max(1, math.ceil(minutes / 2))
-    listing = out_dir / "long-parts.txt"
+    listing = out_dir / f"long-{kind}parts.txt"
     listing.write_text("".join(f"file '{parts[i % len(parts)].name}'\n" for i in range(loops)))
-    out = out_dir / f"screencast-long-{minutes:g}min.mp4"
+    out = out_dir / f"screencast-long-{kind}{minutes:g}min.mp4"
     cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
            "-t", f"{minutes * 60:g}", "-c", "copy", "-map_metadata", "-1", str(out)]
     done = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
