@@ -11,7 +11,8 @@ typed into a box is read once the typing pauses; a region that turned flat is cl
 When settled regions span half the content area in several places (a window switch, a new page)
 the whole content area is one read. Before any read, past screens are recalled: a screen seen
 before (the exam page after a trip to another window) reuses its text, and only what differs is
-read again. Whenever a read touches the title bar, the bar is also read on its own (it names the
+read again. Changes that are part of the screen moving vertically (scrolling) move what was read
+with them; only the rows scrolled into view are read. Whenever a read touches the title bar, the bar is also read on its own (it names the
 window).
 
 OCR runs in batches later (see :mod:`ocr`), so the tracker writes a :class:`~timeline.TextLog`
@@ -42,6 +43,8 @@ _TITLE_SHARE = 0.055  # the title bar: this top share of the content area
 _STILL_PX = 8  # shrunk pixels of a region that may still change (a cursor resting on it)
 _FORCE_MAX_S = 120.0
 _FLAT_STD = 3.0  # grey-level spread of a region with nothing to read
+_SCROLL_SHARE = 0.05  # changes over this share of the content: try explaining them as a scroll
+_SCROLL_MIN_ROWS = 6  # shrunk rows a scroll must explain
 _DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
 
 logger = logging.getLogger(__name__)
@@ -87,12 +90,41 @@ class TextTracker:
         self._blank = False
         self._base_h = self._base_h or box[3]
         dirty = cv2.absdiff(small, self.ref) > self.threshold
+        moving_now = motion is not None and np.count_nonzero(motion) > _SCROLL_SHARE * _area(box)
+        if moving_now and self._scroll(t, small, box):
+            dirty = cv2.absdiff(small, self.ref) > self.threshold
         self._since[dirty & np.isinf(self._since)] = t
         self._since[~dirty] = np.inf
         if self._wide_enough(dirty):
             jobs = self._jobs(t, dirty)
             if jobs:
                 self._read(t, frame, small, box, jobs)
+
+    # --- scrolling ---------------------------------------------------------------------------
+
+    def _scroll(self, t: float, small: np.ndarray, box: Box) -> bool:
+        """If part of the screen just moved vertically, move what was read with it; True if so."""
+        x, y, w, h = box
+        found = _vertical_shift(small[y:y + h, x:x + w], self.ref[y:y + h, x:x + w], self.threshold)
+        if found is None:
+            return False
+        dy, y0, y1 = found
+        source = np.arange(y0, y1) + dy
+        inside = (source >= y0) & (source < y1)  # rows whose content was on screen before
+        if not inside.any():
+            return False
+        rows = np.s_[y + y0:y + y1, x:x + w]
+        band = self.ref[rows].copy()
+        band[inside] = self.ref[y + source[inside], x:x + w]
+        now = small[rows][inside]
+        before = np.count_nonzero(cv2.absdiff(now, self.ref[rows][inside]) > self.threshold)
+        if np.count_nonzero(cv2.absdiff(now, band[inside]) > self.threshold) > 0.5 * before:
+            return False  # the shift does not explain most of the change
+        self.ref[rows] = band
+        self._since[rows] = np.inf
+        self.log.shift(t, ((y + y0) * SHRINK, (y + y1) * SHRINK), dy * SHRINK)
+        logger.debug("t=%.1f scrolled %d px in rows %d-%d", t, dy * SHRINK, (y + y0) * SHRINK, (y + y1) * SHRINK)
+        return True
 
     # --- choosing what to read --------------------------------------------------------------
 
@@ -185,6 +217,29 @@ class TextTracker:
         key = self.log.remember()
         self._memory.insert(0, _Screen(small.copy(), key))
         del self._memory[_MEMORY:]
+
+
+def _vertical_shift(cur: np.ndarray, ref: np.ndarray, threshold: int) -> tuple[int, int, int] | None:
+    """``(dy, y0, y1)``: rows y0..y1 of ``cur`` show ``ref`` moved up by ``dy`` rows; or None."""
+    cur, ref = cur.astype(np.int16), ref.astype(np.int16)
+    h, w = cur.shape
+    inked = cur.std(axis=1) > _FLAT_STD  # blank rows match any shift: they prove nothing
+    tolerance = 0.02 * w  # pixels per row that may differ anyway (cursor, caret)
+    changed = ((np.abs(cur - ref) > threshold).sum(axis=1) > tolerance) & inked
+    best, best_rows, best_count = 0, np.zeros(h, bool), 0
+    for dy in range(-(h // 3), h // 3 + 1):
+        if dy == 0:
+            continue
+        rows = np.zeros(h, bool)  # rows r with cur[r] == ref[r + dy]
+        a, b = (cur[:h - dy], ref[dy:]) if dy > 0 else (cur[-dy:], ref[:h + dy])
+        rows[max(0, -dy):h - max(0, dy)] = (np.abs(a - b) > threshold).sum(axis=1) <= tolerance
+        count = int(np.count_nonzero(rows & changed))
+        if count > best_count:
+            best, best_rows, best_count = dy, rows, count
+    if best_count < max(_SCROLL_MIN_ROWS, 0.3 * np.count_nonzero(changed)):
+        return None
+    moved = np.flatnonzero(best_rows & changed)
+    return best, int(moved[0]), int(moved[-1]) + 1
 
 
 def _area(box: Box) -> int:

@@ -45,6 +45,10 @@ class TextLog:
     def blank(self, t: float) -> None:
         self.entries.append(("blank", t))
 
+    def shift(self, t: float, band: tuple[int, int], dy: int) -> None:
+        """Rows ``band`` (frame pixels) scrolled: content at y is now at y - dy."""
+        self.entries.append(("shift", t, band, dy))
+
     def remember(self) -> int:
         """Snapshot the visible text as a screen; return its key for :meth:`recall`."""
         self._screens += 1
@@ -84,6 +88,28 @@ class _State:
             else:
                 kept.append(line)
         self.lines = kept + self._shown(t, self.results.get(crop, []) if crop is not None else [])
+
+    def shift(self, t: float, band: tuple[int, int], dy: int) -> None:
+        y0, y1 = band
+        kept = []
+        for line in self.lines:
+            x, y, w, h = line.box
+            if not y0 <= y + h / 2 < y1:
+                kept.append(line)
+            elif y0 <= y - dy and y - dy + h <= y1:
+                moved = Line(line.text, (x, y - dy, w, h), line.conf)
+                self.shown[moved] = self.shown.get(line, t)
+                self._follow(line, moved)
+                kept.append(moved)
+            else:
+                self.gone.setdefault(line, t)
+        self.lines = kept
+
+    def _follow(self, old: Line, new: Line) -> None:
+        """An open match keeps going when its line only moved."""
+        for item in self.open.values():
+            if item.line == old:
+                item.line = new
 
     def _shown(self, t: float, lines: list[Line]) -> list[Line]:
         for line in lines:
@@ -149,7 +175,7 @@ def replay(log: TextLog, results: dict[int, list[Line]], matcher: Matcher,
     """Walk the log with the OCR results; return ``(contexts, matches)``."""
     state = _State(matcher, results)
     handlers = {"read": state.read, "title": state.title_read, "settle": state.settle, "blank": state.blank,
-                "remember": state.remember, "recall": state.recall}
+                "remember": state.remember, "recall": state.recall, "shift": state.shift}
     for kind, *args in log.entries:
         handlers[kind](*args)
     for key in list(state.open):

@@ -28,7 +28,7 @@ CLIPS = {
     "violations": [("exam", 4), ("window", 5, "chatgpt"), ("exam", 3), ("blank", 3), ("exam", 2), ("pillarbox", 3)],
     # a frozen stretch and a WhatsApp notification over the exam page
     "frozen_popup": [("exam", 3), ("frozen", 8), ("exam", 3), ("popup", 4, "whatsapp"), ("exam", 2)],
-    "clean": [("exam", 15)],
+    "clean": [("exam", 15, "scroll")],  # typing, a ticking timer, the page scrolling
 }
 
 
