@@ -20,7 +20,6 @@ import logging
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.identity import Encoder
 from handlers.webcam.options import Options
 from handlers.webcam.scanner import Scanner
+from handlers.webcam.small_faces import FaceBox
 
 __all__ = ["Obs", "Observations", "analyse", "is_dark"]
 
@@ -42,6 +42,11 @@ class Obs:
     dark: bool
     faces: list[FaceObs]
     extra_small: int | None = None  # faces the full-range scan found besides the main one
+    extra_px: float | None = None   # the smallest of them, width in pixels
+
+    def record_extra(self, boxes: list[FaceBox]) -> None:
+        self.extra_small = len(boxes)
+        self.extra_px = min((b.width for b in boxes), default=None)
 
     @property
     def face(self) -> FaceObs | None:
@@ -90,7 +95,8 @@ def _jumped(a: FaceObs, b: FaceObs) -> bool:
 class _Pass:
     def __init__(self, info: VideoInfo, opts: Options) -> None:
         self.info, self.opts = info, opts
-        self.scout, self.dense = Landmarker(2), Landmarker(1)  # dense: the main face only (-30 % cost)
+        # the main face only (-30 % cost vs two); other faces are the scanner's
+        self.scout, self.dense = Landmarker(1), Landmarker(1)
         self.scanner = Scanner(opts)
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
@@ -139,7 +145,7 @@ class _Pass:
         block before too, while the mouth moves (talking starts unseen)."""
         obs, rgb = self._observe(frame, dark, self.scout, dense=False)
         if rgb is not None:
-            self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, partial(setattr, obs, "extra_small"))
+            self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, obs.record_extra)
         self._finish()
         prev, job = self.prev, None
         mouth = prev is not None and self._talky(prev, obs)
@@ -204,7 +210,6 @@ class _Pass:
         if float(np.abs(look - self.track_look).max()) > _LOOK_JUMP:
             self.out.looks_changed.append(obs.t)
             self.next_identity, self.track_look = obs.t, look
-            self.mouths.clear()
         self.track_look = 0.9 * self.track_look + 0.1 * look
         face = obs.face
         if obs.t >= self.next_identity and abs(face.yaw) < 30 and abs(face.pitch) < 30 and face.width >= 60:
@@ -213,10 +218,11 @@ class _Pass:
 
 
 def _look(rgb: np.ndarray, face: FaceObs) -> np.ndarray:
-    """Mean colour of the middle of the face, relative to the frame's mean (exposure)."""
+    """Mean colour of the upper face (brows to nose: not the mouth, which opens and closes),
+    relative to the frame's mean (exposure)."""
     x0, y0, x1, y1 = face.box
     w, h = x1 - x0, y1 - y0
-    inner = rgb[max(0, int(y0 + 0.3 * h)):max(1, int(y1 - 0.2 * h)), max(0, int(x0 + 0.25 * w)):max(1, int(x1 - 0.25 * w))]
+    inner = rgb[max(0, int(y0 + 0.25 * h)):max(1, int(y0 + 0.6 * h)), max(0, int(x0 + 0.25 * w)):max(1, int(x1 - 0.25 * w))]
     if inner.size == 0:
         return np.zeros(3, np.float32)
     return inner.reshape(-1, 3).mean(axis=0) / max(1.0, float(rgb[::8, ::8].mean()))

@@ -37,7 +37,6 @@ def _series(data: Observations, label: Callable[[Obs], Hashable | None]) -> list
     return [(o.t, None if o.dark else label(o)) for o in data.obs]
 
 
-
 def camera(data: Observations, opts: Options) -> list[Violation]:
     found = merge(spans(data.light, data.end_s), opts.merge_gap_s, opts.camera_dark_min_s)
     return [_violation("camera_blocked_or_dark", s, 0.9) for s in found]
@@ -50,8 +49,9 @@ def presence(data: Observations, opts: Options) -> list[Violation]:
     for s in several:
         inside = [o for o in data.obs if s[0] <= o.t <= s[1] and not o.dark]
         most = max((len(o.faces) + (o.extra_small or 0) for o in inside), default=2)
-        small = any(o.extra_small for o in inside)
-        out.append(_violation("multiple_faces", s, 0.85, max_faces=int(max(2, most)), small_face=bool(small)))
+        sizes = [o.extra_px for o in inside if o.extra_px is not None]
+        out.append(_violation("multiple_faces", s, 0.85, max_faces=int(max(2, most)),
+                              smallest_other_face_px=round(float(min(sizes)), 1) if sizes else None))
     return out
 
 
@@ -63,6 +63,7 @@ def _several(o: Obs) -> bool | None:
     return o.extra_small > 0
 
 
+_GAZE_DOWN_FACTOR = 1.5
 _BASE_ATTRS = ("yaw", "pitch", "gaze_h", "gaze_v", "smile", "mouth")
 
 
@@ -128,9 +129,10 @@ def pose(data: Observations, opts: Options, people: People) -> list[Violation]:
         if o.face is None or head(i, o):
             return False
         gh, gv = people.rel(i, o, "gaze_h"), people.rel(i, o, "gaze_v")
-        if max(abs(gh), abs(gv)) < opts.gaze_threshold:
-            return False
-        return ("left" if gh > 0 else "right") if abs(gh) >= abs(gv) else ("up" if gv > 0 else "down")
+        if abs(gh) >= opts.gaze_threshold:
+            return "left" if gh > 0 else "right"
+        # vertical eye blendshapes move with blinks and speech: down needs more, up is not a cue
+        return "down" if gv <= -_GAZE_DOWN_FACTOR * opts.gaze_threshold else False
 
     out = []
     for kind, label, min_s in (("head_turned", head, opts.head_turned_min_s), ("gaze_away", gaze, opts.gaze_away_min_s)):
@@ -231,34 +233,39 @@ def identity(data: Observations, opts: Options, reference: np.ndarray | None) ->
 
 def _tracks(data: Observations, opts: Options) -> list[Span]:
     """Presence runs, split where the face jumps between consecutive samples, and where two
-    consecutive embeddings of one run are different people (at the colour jump between them,
-    else half-way)."""
+    consecutive embeddings within one run are different people (at the colour jump between
+    them, else half-way)."""
+    runs = _runs(data, [])
+    cuts = [c for s0, s1, _ in runs for c in _identity_cuts(data, opts, s0, s1)]
+    return _runs(data, cuts) if cuts else runs
+
+
+def _runs(data: Observations, cuts: list[float]) -> list[Span]:
     from handlers.webcam.analyse import _jumped
 
     labels: list[tuple[float, Hashable | None]] = []
-    track, prev = 0, None
-    cuts = _identity_cuts(data, opts)
+    track, prev, cuts = 0, None, sorted(cuts)
     for o in data.obs:
-        f = o.face
         if o.dark:
             labels.append((o.t, None))
             continue
-        if f is None:
+        if o.face is None:
             prev = None
             labels.append((o.t, False))
             continue
-        if prev is None or _jumped(prev, f) or (cuts and o.t >= cuts[0]):
+        if prev is None or _jumped(prev, o.face) or (cuts and o.t >= cuts[0]):
             track += 1
             while cuts and o.t >= cuts[0]:
                 cuts.pop(0)
-        prev = f
+        prev = o.face
         labels.append((o.t, track))
     return spans(labels, data.end_s)
 
 
-def _identity_cuts(data: Observations, opts: Options) -> list[float]:
+def _identity_cuts(data: Observations, opts: Options, start: float, end: float) -> list[float]:
+    inside = [(t, e) for t, e in data.embeddings if start <= t <= end]
     cuts = []
-    for (ta, ea), (tb, eb) in zip(data.embeddings, data.embeddings[1:]):
+    for (ta, ea), (tb, eb) in zip(inside, inside[1:]):
         if distance(ea, eb) > opts.identity_max_distance:
             hints = [t for t in data.looks_changed if ta < t <= tb]
             cuts.append(hints[-1] if hints else (ta + tb) / 2)

@@ -63,13 +63,14 @@ class Scanner:
         self.recent: deque[tuple[float, np.ndarray, FaceObs | None, Callable[[int], None]]] = deque(maxlen=keep)
 
     def maybe_scan(self, t: float, luma: np.ndarray, rgb: np.ndarray, face: FaceObs | None,
-                   record: Callable[[int], None]) -> None:
-        """Scan now if due; ``record(n)`` stores the count of extra faces on the sample."""
+                   record: Callable[[list[FaceBox]], None]) -> None:
+        """Scan now if due; ``record(boxes)`` stores the extra faces found on the sample."""
         since, room = t - self.last_t, _room(luma)
         if self.last_extra or since >= self.opts.small_face_idle_scan_s or (
                 since >= self.opts.small_face_scan_s and self._room_changed(room, face)):
-            extra = self.count(rgb, face, keep=bool(self.last_extra))
-            record(extra)
+            boxes = self.extra_faces(rgb, face, keep=bool(self.last_extra))
+            record(boxes)
+            extra = len(boxes)
             if extra and not self.last_extra:
                 self._scan_back()
             self.last_t, self.last_room, self.last_face, self.last_extra = t, room, face, extra
@@ -77,7 +78,7 @@ class Scanner:
         else:
             self.recent.append((t, rgb, face, record))
 
-    def count(self, rgb: np.ndarray, main: FaceObs | None, keep: bool = False) -> int:
+    def extra_faces(self, rgb: np.ndarray, main: FaceObs | None, keep: bool = False) -> list[FaceBox]:
         """Faces besides the main one (``keep``: one was seen just before: lower score)."""
         self.scans += 1
         threshold = self.opts.small_face_min_score * (_KEEP_SCORE if keep else 1.0)
@@ -85,7 +86,7 @@ class Scanner:
         if main is not None:
             mb = FaceBox(*main.box, 1.0)
             boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
-        return len(boxes)
+        return boxes
 
     def _room_changed(self, room: np.ndarray, face: FaceObs | None) -> bool:
         if self.last_room is None:
@@ -102,7 +103,7 @@ class Scanner:
     def _scan_back(self) -> None:
         """A new extra face: scan the kept scout frames, newest first, until one has none."""
         for _, rgb, face, record in reversed(self.recent):
-            extra = self.count(rgb, face)
-            record(extra)
-            if not extra:
+            boxes = self.extra_faces(rgb, face)
+            record(boxes)
+            if not boxes:
                 break

@@ -1,10 +1,10 @@
-"""Small and distant faces: MediaPipe's full-range BlazeFace on overlapping tiles of the frame.
+"""Other faces, small and distant ones too: MediaPipe's full-range BlazeFace on the frame and tiles.
 
 The FaceLandmarker finds faces down to ~100 px (its detector is the short-range one). A second
 person sitting behind the candidate is often 30-60 px wide, so this module runs the
 full-range detector (``models/face_detection_full_range_sparse.tflite``, vendored from the
 Apache-2.0 ``mediapipe`` 0.10.21 wheel, see ``models/PROVENANCE.md``) through LiteRT on the
-four overlapping tiles (each seen ~1.7x larger than in the whole frame), in one batched call.
+whole frame and four overlapping tiles (each seen ~1.7x larger), in one batched call.
 
 The anchor layout and box decoding follow MediaPipe's ``face_detection_full_range.pbtxt``:
 one 48x48 grid of unit anchors, offsets in input pixels, sigmoid scores.
@@ -53,10 +53,10 @@ def _anchors() -> np.ndarray:
 
 
 def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """2x2 tiles of 60 % of each side: they overlap by 20 %, so any face up to ~0.15 of the
-    frame width lies whole in one of them (larger ones are the FaceLandmarker's)."""
+    """The whole frame (large and medium faces), then 2x2 tiles of 60 % of each side: they
+    overlap by 20 %, so any face up to ~0.15 of the frame width lies whole in one of them."""
     tw, th = int(width * 0.6), int(height * 0.6)
-    boxes = []
+    boxes = [(0, 0, width, height)]
     for y in (0, height - th):
         for x in (0, width - tw):
             boxes.append((x, y, x + tw, y + th))

@@ -51,8 +51,6 @@ _TRUTH = {"away": "face_absent", "swap": "identity_change", "switch": "identity_
           "pitch": "head_turned", "gaze": "gaze_away", "talk": "talking", "smile": "expression_cues",
           "dark": "camera_blocked_or_dark", "cover": "camera_blocked_or_dark"}
 _SLIDE_S = 0.5
-_INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
-_LOWER_INNER = {95, 88, 178, 87, 14, 317, 402, 318, 324}
 
 
 # --- source photos -------------------------------------------------------------------------
@@ -140,12 +138,6 @@ class _Sprite:
         src = self.pts.copy()
         dst = _rotate(src, yaw, pitch, self.face_px)
         f = self.face_px
-        corners_y = (src[61, 1] + src[291, 1]) / 2
-        for i, (x, y, _) in enumerate(src):
-            if jaw and y > corners_y - 0.01 * f:
-                reach = 1.0 if i in _LOWER_INNER else np.clip((y - corners_y) / (0.05 * f), 0, 1)
-                side = np.clip(1.2 - abs(x - src[14, 0]) / (0.45 * f), 0, 1)
-                dst[i, 1] += jaw * f * reach * side
         if smile:
             mid, half = src[[61, 291], :2].mean(axis=0), abs(src[291, 0] - src[61, 0]) / 2
             for i, (x, y, _) in enumerate(src):
@@ -156,11 +148,28 @@ class _Sprite:
                     dst[i, 1] -= smile * 0.08 * f * pull
         if gaze:
             dst[468:478, 0] += gaze * 0.065 * f
-        rgb, alpha = _mesh_warp(self.rgb, self.alpha, src, dst)
-        if jaw > 0.02:
-            lips = dst[_INNER_LIPS, :2].astype(np.int32)
-            cv2.fillPoly(rgb, [lips], (60, 25, 30), lineType=cv2.LINE_AA)
+        rgb, alpha = _mesh_warp(self.rgb, self.alpha, src, dst) if (yaw, pitch, smile, gaze) != (0, 0, 0, 0) \
+            else (self.rgb.copy(), self.alpha)
+        if jaw:
+            rgb = _open_jaw(rgb, dst, jaw * f, f)
         return rgb, alpha
+
+
+def _open_jaw(rgb: np.ndarray, pts: np.ndarray, drop: float, f: float) -> np.ndarray:
+    """Lower the lower lip and chin by ``drop`` px (a smooth vertical shift below the mouth
+    line, fading out below the chin) and paint the opened mouth dark."""
+    x_c, y_m = float(pts[13, 0]), float((pts[13, 1] + pts[14, 1]) / 2)
+    half = abs(float(pts[308, 0] - pts[78, 0])) / 2
+    y_chin = float(pts[152, 1])
+    side = rgb.shape[0]
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+    wx = np.exp(-(((xs - x_c) / (1.6 * half)) ** 4))
+    wy = np.clip((ys - y_m) / 2.0, 0, 1) * np.clip(1 - (ys - y_chin) / (0.4 * f), 0, 1)
+    out = cv2.remap(rgb, xs, ys - drop * wx * wy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if drop >= 2:
+        centre = (int(round(x_c)), int(round(y_m + drop / 2)))
+        cv2.ellipse(out, centre, (int(0.75 * half), max(1, int(drop / 2))), 0, 0, 360, (60, 25, 30), -1, cv2.LINE_AA)
+    return out
 
 
 def _mask(side: int, pts: np.ndarray) -> np.ndarray:
