@@ -1,0 +1,101 @@
+"""Speed of the screencast handler (see docs/samples-and-bench.md; run by bench/speed.py).
+
+- ``decode_only``: OpenCV (the FFmpeg in opencv-contrib-python) reads every frame, one decoding
+  thread, BGR frames, nothing else: the cost of merely looking at the recording (the same
+  definition as the other modalities).
+- ``pipeline``: ``handlers.screencast.screencast.process`` on the file, as the worker calls it.
+- ``naive``: the handler's own 2 fps sampling (ffmpeg, luma only), then tesseract on every
+  sampled frame, whole, one run per frame (single-threaded, as the handler runs it) and the
+  deny-list on its text: OCR without change detection. It stops after ``budget_s`` and
+  extrapolates.
+
+``python bench/speed_screencast.py FILE`` runs the three in this process and prints the times.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+__all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
+
+MODALITY = "screencast"
+
+
+def decode_only(path: Path) -> dict[str, Any]:
+    """Decode every frame single-threaded; count them."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+    if not cap.isOpened():
+        raise RuntimeError(f"OpenCV cannot open {path}")
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    return {"frames": frames}
+
+
+def pipeline(path: Path) -> dict[str, Any]:
+    from handlers.screencast.screencast import process
+
+    path = Path(path)
+    submission = {"submission_id": 1, "session_id": "bench", "modality": MODALITY, "options": {},
+                  "recordings": [{"name": path.name, "path": str(path), "size": path.stat().st_size}],
+                  "reference_photo": None, "reference_voice": None, "work_dir": str(path.parent)}
+    result, _ = process(submission)
+    return result
+
+
+def naive(path: Path, budget_s: float) -> dict[str, Any]:
+    """OCR of every sampled frame until ``budget_s``; seconds of work per media second."""
+    import pytesseract
+
+    from handlers.screencast.frames import analysis_size, sample_frames
+    from handlers.screencast.matching import DEFAULT_DENY_LIST, Matcher
+    from handlers.screencast.ocr import Ocr
+    from handlers.screencast.options import Options
+    from ml_service.media_probe import probe
+
+    Ocr().close()  # same tesseract set-up as the handler (single-threaded)
+    opts, matcher = Options(), Matcher(DEFAULT_DENY_LIST)
+    info = probe(Path(path))
+    video = next(s for s in info["streams"] if s["type"] == "video")
+    size = analysis_size(video["width"], video["height"], opts.max_width)
+    started = time.perf_counter()
+    frames, t = 0, 0.0
+    for t, frame in sample_frames(Path(path), size, opts.sample_fps):
+        text = pytesseract.image_to_string(frame, config="--psm 3")
+        for line in text.splitlines():
+            matcher.denied(line)
+        frames += 1
+        if time.perf_counter() - started >= budget_s:
+            break
+    elapsed = time.perf_counter() - started
+    media_s = t + 1.0 / opts.sample_fps
+    duration = info.get("duration_s") or media_s
+    return {"seconds_per_media_second": elapsed / media_s, "frames_ocred": frames,
+            "extrapolated": media_s < duration - 1.0}
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python bench/speed_screencast.py RECORDING", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    for name, run in (("decode_only", lambda: decode_only(path)), ("pipeline", lambda: pipeline(path)),
+                      ("naive", lambda: naive(path, 60.0))):
+        started = time.perf_counter()
+        out = run()
+        brief = out.get("media", out) if name == "pipeline" else out
+        print(f"{name}: {time.perf_counter() - started:.1f} s  {brief}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
