@@ -4,10 +4,11 @@
   which two or more voices speak is one event. ``details.speakers`` counts the voices in it,
   ``details.speakers_in_recording`` in the whole recording. A lone voice far from any other
   speech is not reported here (it is a ``voice_mismatch`` if it is not the candidate's).
-- ``voice_mismatch``: the turns of every voice that is not the candidate's. With an enrolment
-  clip, a voice is the candidate's when its centroid's cosine similarity to the enrolment is
-  at least ``match_threshold``; without one, the dominant voice (most speech) is the
-  candidate. Mismatching turns closer than ``merge_gap_s`` are one event.
+- ``voice_mismatch``: the turns of every voice that is not the candidate's. One person has one
+  voice: with an enrolment clip, the candidate's is the voice most similar to it, provided its
+  centroid's cosine similarity reaches ``match_threshold`` (else no voice is the candidate's:
+  an impostor); without one, the dominant voice (most speech). Mismatching turns closer than
+  ``merge_gap_s`` are one event.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def candidate_voices(d: Diarization, reference: np.ndarray | None, threshold: fl
         sims = [float(c @ d.centroids[0]) for c in d.centroids]
         return {0}, sims
     sims = [float(c @ reference) for c in d.centroids]
-    return {k for k, s in enumerate(sims) if s >= threshold}, sims
+    best = int(np.argmax(sims))
+    return ({best} if sims[best] >= threshold else set()), sims
 
 
 def voice_mismatch_events(d: Diarization, reference: np.ndarray | None, threshold: float,
