@@ -56,15 +56,15 @@ CMD ["sandbox", "serve", "--state-dir", "/var/lib/ml-service/sandbox"]
 FROM runtime AS worker
 ARG handler_name=debug
 COPY --from=worker-venv /opt/venv /opt/venv
-# The handler's system packages, as root; install.sh runs before the handler's code is copied,
-# so editing the code does not re-run apt-get. Package lists are removed afterwards.
-COPY handlers/${handler_name}/install.sh /tmp/handler-install.sh
-RUN bash /tmp/handler-install.sh \
-    && rm -rf /tmp/handler-install.sh /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY ml_service ml_service
 COPY handlers/__init__.py handlers/__init__.py
 COPY handlers/${handler_name} handlers/${handler_name}
-RUN python -m compileall -q ml_service handlers
+# install.sh as root, from its folder with the code in place: it installs system packages (and
+# no-deps wheels into the venv named by ML_PYTHON), and some import their handler to check it.
+# Package lists and pip's cache are removed afterwards.
+RUN ML_PYTHON=/opt/venv/bin/python bash handlers/${handler_name}/install.sh \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /root/.cache \
+    && python -m compileall -q ml_service handlers
 ENV ML_ANALYZER=handlers.${handler_name}.${handler_name}.process \
     ML_METRICS_PORT=9400
 LABEL org.opencontainers.image.title="ml-service-${handler_name}" \

@@ -152,16 +152,17 @@ def test_worker_stage_is_last_and_complete() -> None:
     worker = "\n".join(stages["worker"] + stages["runtime"])
     assert "ARG handler_name" in worker
     assert "ENV ML_ANALYZER=handlers.${handler_name}.${handler_name}.process" in worker
-    assert "bash /tmp/handler-install.sh" in worker
+    assert "bash handlers/${handler_name}/install.sh" in worker
     assert "ML_STATE_DIR=/var/lib/ml-service" in worker and 'VOLUME ["/var/lib/ml-service"]' in worker
     assert "STOPSIGNAL SIGTERM" in worker
     assert 'HEALTHCHECK' in worker and '"ml_service.metrics", "--check"' in worker
     assert stages["worker"][-2:] == ['ENTRYPOINT ["python", "-m", "ml_service"]', 'CMD ["run"]']
     users = [line for line in stages["worker"] if line.startswith("USER ")]
     assert users == [f"USER {UID}:{UID}"]
-    install = stages["worker"].index(next(line for line in stages["worker"] if "handler-install.sh &&" in line
-                                          or "bash /tmp/handler-install.sh" in line))
+    install = next(i for i, line in enumerate(stages["worker"]) if "/install.sh" in line)
     assert install < stages["worker"].index(users[0]), "install.sh needs root: run it before USER"
+    copies = [i for i, line in enumerate(stages["worker"]) if line.startswith("COPY handlers/${handler_name}")]
+    assert copies and copies[0] < install, "install.sh runs from its folder, next to its handler's code"
     venv = "\n".join(stages["worker-venv"])
     assert "handlers/${handler_name}/requirements.txt" in venv and "-c constraints.txt" in venv
 
@@ -359,3 +360,11 @@ def test_kustomization_lists_every_manifest_but_the_secret_templates() -> None:
     listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
     present = {p.name for p in folder.glob("*.yaml")} - {"kustomization.yaml", "secrets.template.yaml"}
     assert sorted(listed) == sorted(present)
+
+
+@pytest.mark.parametrize(("shell", "script"), [
+    ("bash", ".ci/docker-smoke.sh"), ("sh", "deploy/compose/sandbox-entrypoint.sh"),
+])
+def test_shell_scripts_parse(shell: str, script: str) -> None:
+    done = run(shell, "-n", script)
+    assert done.returncode == 0, done.stderr
