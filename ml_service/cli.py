@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable
 
-from ml_service import __version__
+from ml_service import __version__, metrics
 from ml_service.config import Settings, load_environ
 from ml_service.errors import ConfigError, HandlerLoadError
 from ml_service.events import EventOutbox
@@ -108,6 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         logger.error("Cannot start: %s", exc)
         return 2
     _install_signal_handlers(worker)
+    server = _serve_metrics(settings)
     logger.info("ml-service %s: %s pulling queue %s at %s with handler %s", __version__,
                 settings.service_name, settings.queue_name, settings.xqueue_url, settings.analyzer)
     try:
@@ -115,7 +116,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         if worker.cancel is not None:
             worker.cancel()  # stop the handler process
+        if server is not None:
+            server.stop()
     return 0
+
+
+def _serve_metrics(settings: Settings) -> metrics.MetricsServer | None:
+    """/metrics and /healthz in a daemon thread; a port problem never stops the worker."""
+    if not settings.metrics_ports or settings.metrics_ports == (0,):
+        return None
+    stale, busy = metrics.health_windows(settings)
+    try:
+        return metrics.serve(settings.metrics_ports, settings.metrics_addr, queue=settings.queue_name,
+                             stale_after_s=stale, busy_limit_s=busy)
+    except OSError as exc:
+        logger.warning("Metrics not served (ML_METRICS_PORT): %s", exc)
+        return None
 
 
 def build_worker(settings: Settings) -> Worker:

@@ -34,6 +34,8 @@ ML_HANDLER_MEMORY_MB       per modality  resident-memory cap of the handler proc
 ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``fail`` (error answer)
 ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
 ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
+ML_METRICS_PORT            9400      /metrics and /healthz port: N, a range N-M (first free), or 0 (off)
+ML_METRICS_ADDR            0.0.0.0   address the metrics server binds
 ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
 ML_LOG_FORMAT              text      ``text`` or ``json``
 =========================  ========  ==============================================
@@ -55,6 +57,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from ml_service.errors import ConfigError
+from ml_service.metrics import parse_ports
 
 __all__ = ["Secret", "Settings", "load_environ"]
 
@@ -132,6 +135,8 @@ class Settings:
     rerun_interrupted: bool = True
     max_runs: int = 3
     media_timeout_s: float = 30.0
+    metrics_ports: tuple[int, ...] = (9400,)
+    metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -196,6 +201,8 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "rerun_interrupted": r.choice("ML_INFLIGHT_ON_START", ("RERUN", "FAIL"), "RERUN") == "RERUN",
         "max_runs": r.integer("ML_MAX_RUNS", 3),
         "media_timeout_s": r.number("ML_MEDIA_TIMEOUT_S", 30.0),
+        "metrics_ports": r.ports("ML_METRICS_PORT", (9400,)),
+        "metrics_addr": r.text("ML_METRICS_ADDR", required=False) or "0.0.0.0",  # noqa: S104
     }
 
 
@@ -284,6 +291,16 @@ class _Reader:
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         return self._convert(name, default, str.upper, lambda v: v in allowed, " or ".join(allowed))
+
+    def ports(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse_ports(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return default
 
     def directory(self, name: str, default: Path) -> Path:
         return self._convert(name, default, Path, os.path.isdir, "an existing directory")

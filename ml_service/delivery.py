@@ -13,6 +13,7 @@ import logging
 from enum import Enum
 from typing import Callable
 
+from ml_service import metrics
 from ml_service.backoff import Backoff, compute_backoff
 from ml_service.errors import LeaseLostError, MLServiceError, TransportError
 from ml_service.events import EventOutbox
@@ -88,6 +89,7 @@ class Delivery:
         try:
             self.xqueue.put_result(header, body)
         except LeaseLostError:
+            metrics.lease_lost(self.queue)
             self.journal.lease_lost(self.queue, submission_id)
             self._warn_lease_lost(submission_id)
             return Delivered.LEASE_LOST
@@ -105,6 +107,7 @@ class Delivery:
         data = {"submission_id": row.submission_id, "queue": self.queue, "delivered": status.value,
                 "session_id": (row.result or {}).get("session_id"), "late": True}
         if status is Delivered.OK:
+            metrics.answered(row.result["error_code"], row.result.get("processing_time_s", 0.0), self.queue)
             logger.info("Delivered the journalled result of submission %s", row.submission_id)
             self.outbox.post("session_processing_end", {**data, "result": row.result})
         else:

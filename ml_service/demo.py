@@ -109,7 +109,7 @@ def _start_worker(sandbox: Sandbox, out: Path, modality: str) -> subprocess.Pope
         f"ML_XQUEUE_AUTH_FILE={secret_dir / 'xqueue_auth'}", f"ML_XQUEUE_NAME={modality}",
         f"ML_ANALYZER={_analyzer_for(modality)}", f"ML_CLIENT_ID={client_id}",
         f"ML_CLIENT_SECRET_FILE={secret_dir / f'{modality}.client_secret'}",
-        "ML_SERVICE_NAME=demo-" + modality, f"ML_STATE_DIR={out / 'state' / 'workers'}", "ML_POLL_MAX_INTERVAL_S=2", "ML_HEARTBEAT_S=10", "",
+        "ML_SERVICE_NAME=demo-" + modality, f"ML_STATE_DIR={out / 'state' / 'workers'}", "ML_POLL_MAX_INTERVAL_S=2", "ML_HEARTBEAT_S=10", "ML_METRICS_PORT=0", "",
     ]))
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
     log = open(out / "logs" / f"{modality}.log", "wb")  # noqa: SIM115 - closed with the process

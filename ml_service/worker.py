@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ml_service import metrics
 from ml_service.backoff import Backoff
 from ml_service.delivery import Delivered, Delivery
 from ml_service.errors import MLServiceError
@@ -110,17 +111,20 @@ class Worker:
         try:
             pulled = self.xqueue.get_submission(self.queue)
         except MLServiceError as exc:
+            metrics.poll_failed(self.queue)
             delay = self.trouble.next_delay()
             logger.warning("Cannot pull from queue %s (%s); retrying in %.1f s", self.queue, exc, delay)
             self.wait(delay)
             return False
         self.trouble.reset()
+        metrics.poll_ok(self.queue)
         if pulled is None:
             delay = self.idle.next_delay()
             logger.debug("Queue %s is empty; next poll in %.1f s", self.queue, delay)
             self.wait(delay)
             return False
         self.idle.reset()
+        metrics.pulled(self.queue)
         self.process(pulled)
         return True
 
@@ -128,6 +132,7 @@ class Worker:
         """Answer one submission; always ends with exactly one final status event."""
         logger.info("Pulled submission %s from queue %s", pulled.submission_id, self.queue)
         self.current = pulled
+        metrics.job_started(self.queue)
         outcome: Outcome | None = None
         status: Delivered | None = None
         try:
@@ -138,6 +143,7 @@ class Worker:
                 status = self.delivery.deliver(pulled, outcome)
         finally:
             self.current = None
+            metrics.job_finished(self.queue)
             self.jobs_done += 1
             self._final_event(pulled, outcome, status)
 
@@ -210,6 +216,7 @@ class Worker:
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
 
     def _final_event(self, pulled: Pulled, outcome: Outcome | None, status: Delivered | None) -> None:
+        _count(self.queue, outcome, status)
         data = {"submission_id": pulled.submission_id, "queue": self.queue,
                 "delivered": status.value if status else "no"}
         if outcome is not None:
@@ -222,12 +229,30 @@ class Worker:
             error_code = outcome.result["error_code"] if outcome is not None else None
             self.outbox.post("session_processing_failed", {**data, "error_code": error_code, "reason": reason})
 
+    def _update_queue_length(self) -> None:
+        """The queue-length gauge (optional: the edx-submissions successor has no get_queuelen)."""
+        try:
+            metrics.queue_length(self.xqueue.get_queuelen(self.queue), self.queue)
+        except MLServiceError as exc:
+            logger.debug("No queue length for %s: %s", self.queue, exc)
+
     def maybe_heartbeat(self) -> None:
         now = self.clock()
         if now - self._last_heartbeat >= self.timing.heartbeat_s:
             self._last_heartbeat = now
             busy = self.current.submission_id if self.current else None
+            self._update_queue_length()
             self.outbox.post("heartbeat", {"queue": self.queue, "busy_with": busy, "jobs_done": self.jobs_done})
+
+
+def _count(queue: str, outcome: Outcome | None, status: Delivered | None) -> None:
+    """Metrics of one finished job."""
+    if outcome is not None and status is Delivered.OK:
+        metrics.answered(outcome.result["error_code"], outcome.result.get("processing_time_s", 0.0), queue)
+    elif outcome is None:
+        metrics.unanswered("handed_back", queue)
+    elif status in (Delivered.REFUSED, Delivered.DEFERRED):
+        metrics.unanswered(status.name.lower(), queue)
 
 
 def _interrupted(queue: str, pulled: Pulled, runs: int) -> Outcome:

@@ -44,7 +44,7 @@ def env_for(xq_url: str, platform_url: str, tmp_path: Path, **extra: str) -> dic
         "ML_XQUEUE_NAME": "debug", "ML_ANALYZER": "handlers.debug.debug.process", "ML_CLIENT_ID": CLIENT,
         "ML_CLIENT_SECRET": SECRET, "ML_WORK_DIR": str(tmp_path), "ML_STATE_DIR": str(tmp_path / "state"),
         "ML_POLL_INTERVAL_S": "0.05", "ML_POLL_MAX_INTERVAL_S": "0.2", "ML_BACKOFF_MAX_S": "0.3",
-        "ML_HEARTBEAT_S": "2", "ML_HTTP_TIMEOUT_S": "5", "ML_HANDLER_ISOLATION": "inline", **extra,
+        "ML_HEARTBEAT_S": "2", "ML_METRICS_PORT": "0", "ML_HTTP_TIMEOUT_S": "5", "ML_HANDLER_ISOLATION": "inline", **extra,
     }
 
 

@@ -59,7 +59,7 @@ def worker_env(sb: Sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
         "ML_XQUEUE_AUTH": f"ml_service:{XQ_PASSWORD}", "ML_XQUEUE_NAME": "debug",
         "ML_ANALYZER": "handlers.debug.debug.process", "ML_CLIENT_ID": CLIENT,
         "ML_CLIENT_SECRET": SECRET, "ML_WORK_DIR": str(tmp_path), "ML_POLL_INTERVAL_S": "0.05",
-        "ML_POLL_MAX_INTERVAL_S": "0.2", "ML_HEARTBEAT_S": "5", "ML_STATE_DIR": str(tmp_path / "state"),
+        "ML_POLL_MAX_INTERVAL_S": "0.2", "ML_HEARTBEAT_S": "5", "ML_METRICS_PORT": "0", "ML_STATE_DIR": str(tmp_path / "state"),
         **extra,
     }
 
