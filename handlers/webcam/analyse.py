@@ -2,7 +2,8 @@
 
 ffmpeg (a child process, decode.py) delivers ~``dense_fps`` frames per second. Every frame
 gets a cheap brightness test. One frame per ``scout_interval_s`` goes through the
-FaceLandmarker (the *scout*, in VIDEO mode, so it tracks between samples). When two
+FaceLandmarker (the *scout*). Faces are tracked between samples by this module (jumps of
+the face box, colour jumps, absences), not by MediaPipe's VIDEO mode. When two
 consecutive scout samples differ (a face appeared or left, the head turned, the mouth moved,
 the light changed...), the frames received between them go through a second landmarker
 (*dense*) on a helper thread, while the main thread goes on with the next scout sample; so
@@ -41,6 +42,7 @@ class Obs:
     dense: bool
     dark: bool
     faces: list[FaceObs]
+    look: np.ndarray | None = None  # the main face's colours (see _look)
     extra_small: int | None = None  # faces the full-range scan found besides the main one
     extra_px: float | None = None   # the smallest of them, width in pixels
 
@@ -58,7 +60,6 @@ class Observations:
     obs: list[Obs] = field(default_factory=list)        # landmarker samples, time order
     light: list[tuple[float, bool]] = field(default_factory=list)  # (t, dark) for every frame
     embeddings: list[tuple[float, np.ndarray]] = field(default_factory=list)
-    looks_changed: list[float] = field(default_factory=list)  # times the face's colours jumped
     frames_received: int = 0
     end_s: float = 0.0
     scans: int = 0
@@ -82,8 +83,8 @@ def _changed(a: Obs, b: Obs) -> bool:
     fa, fb = a.face, b.face
     if fa is None or fb is None:
         return False
-    return (abs(fa.yaw - fb.yaw) > 8 or abs(fa.pitch - fb.pitch) > 8
-            or abs(fa.gaze_h - fb.gaze_h) > 0.12 or abs(fa.gaze_v - fb.gaze_v) > 0.12
+    return (abs(fa.yaw - fb.yaw) > 10 or abs(fa.pitch - fb.pitch) > 10
+            or abs(fa.gaze_h - fb.gaze_h) > 0.15 or abs(fa.gaze_v - fb.gaze_v) > 0.2
             or abs(fa.smile - fb.smile) > 0.2 or abs(fa.surprise - fb.surprise) > 0.2 or _jumped(fa, fb))
 
 
@@ -95,8 +96,10 @@ def _jumped(a: FaceObs, b: FaceObs) -> bool:
 class _Pass:
     def __init__(self, info: VideoInfo, opts: Options) -> None:
         self.info, self.opts = info, opts
-        # the main face only (-30 % cost vs two); other faces are the scanner's
-        self.scout, self.dense = Landmarker(1), Landmarker(1)
+        # the main face only (-30 % cost vs two; other faces are the scanner's), IMAGE mode:
+        # VIDEO mode's tracking carries a stale region across the gaps between samples and
+        # then misplaces the lips (measured: a closed mouth read as open after a head turn)
+        self.scout, self.dense = Landmarker(1, video=False), Landmarker(1, video=False)
         self.scanner = Scanner(opts)
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
@@ -106,7 +109,7 @@ class _Pass:
         self.track_start: float | None = None  # time the current face track began
         self.next_identity = 0.0
         self.track_look = np.zeros(3, np.float32)  # the current face's usual colours
-        self.mouths: deque[float] = deque(maxlen=31)  # scout samples' mouth openings
+        self.mouths: deque[tuple[float, float, float]] = deque(maxlen=31)  # scout samples' mouth, yaw, pitch
         self.prev: Obs | None = None
         self.prev_buffer: list[tuple[Frame, bool]] = []  # frames of the last block not densified
         self.pending: tuple[Future | None, Obs, np.ndarray | None] | None = None
@@ -141,8 +144,8 @@ class _Pass:
     def _step(self, frame: Frame, dark: bool, buffer: list[tuple[Frame, bool]]) -> None:
         """One scout sample (while the helper thread still works on the last block). If
         something changed since the last sample, the frames between go to the helper thread:
-        every other one for a change of state (edges to ~0.3-0.5 s); all of them, and the
-        block before too, while the mouth moves (talking starts unseen)."""
+        every other one for a change of state (edges to ~0.3-0.5 s); all of them while the
+        mouth moves, and every other one of the block before (talking starts unseen)."""
         obs, rgb = self._observe(frame, dark, self.scout, dense=False)
         if rgb is not None:
             self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, obs.record_extra)
@@ -150,14 +153,14 @@ class _Pass:
         prev, job = self.prev, None
         mouth = prev is not None and self._talky(prev, obs)
         if prev is not None and buffer and (mouth or _changed(prev, obs)):
-            todo = (self.prev_buffer + buffer) if mouth else buffer[1::2]
+            todo = (self.prev_buffer[1::2] + buffer) if mouth else buffer[1::2]
             job = self.dense_pool.submit(self._dense, todo)
             self.prev_buffer = []
         else:
             self.prev_buffer = buffer
         self.pending = (job, obs, rgb)
         if obs.face is not None:
-            self.mouths.append(obs.face.mouth)
+            self.mouths.append((obs.face.mouth, obs.face.yaw, obs.face.pitch))
         self.prev = obs
 
     def _finish(self) -> None:
@@ -176,21 +179,35 @@ class _Pass:
 
     def _talky(self, prev: Obs, obs: Obs) -> bool:
         """Is the mouth moving? Between the two scout samples, in the last samples, or this
-        sample's opening is off the usual one (the median of recent scout samples)."""
-        if prev.face is not None and obs.face is not None and abs(prev.face.mouth - obs.face.mouth) > 0.006:
+        sample's opening is off the usual one (the median of recent scout samples). Only
+        for faces near their usual pose: turning the head changes the apparent opening."""
+        if not (self._usual_pose(prev) and self._usual_pose(obs)):
+            return False
+        if abs(prev.face.mouth - obs.face.mouth) > 1.25 * self.opts.talking_mouth_std:
             return True
-        recent = [o.face.mouth for o in self.out.obs[-8:] if o.face is not None]
+        recent = [o.face.mouth for o in self.out.obs[-8:] if o.face is not None and self._usual_pose(o)]
         if len(recent) >= 3 and float(np.std(recent)) > 0.5 * self.opts.talking_mouth_std:
             return True
-        if obs.face is None or len(self.mouths) < 5:
+        if len(self.mouths) < 5:
             return False
-        return abs(obs.face.mouth - float(np.median(self.mouths))) > self.opts.talking_mouth_std
+        return abs(obs.face.mouth - float(np.median([m for m, _, _ in self.mouths]))) > self.opts.talking_mouth_std
+
+    def _usual_pose(self, o: Obs) -> bool:
+        if o.face is None:
+            return False
+        if len(self.mouths) < 3:
+            return True
+        yaw = float(np.median([y for _, y, _ in self.mouths]))
+        pitch = float(np.median([p for _, _, p in self.mouths]))
+        return (abs(o.face.yaw - yaw) < 0.6 * self.opts.head_yaw_deg
+                and abs(o.face.pitch - pitch) < 0.6 * self.opts.head_pitch_down_deg)
 
     def _observe(self, frame: Frame, dark: bool, model: Landmarker, dense: bool):
         if dark:
             return Obs(frame.t, dense, True, []), None
         rgb = frame.rgb()
-        return Obs(frame.t, dense, False, model.detect(rgb, frame.t)), rgb
+        faces = model.detect(rgb, frame.t)
+        return Obs(frame.t, dense, False, faces, _look(rgb, faces[0]) if faces else None), rgb
 
     def _identity(self, block: list[Obs], obs: Obs, rgb: np.ndarray) -> None:
         """Start a new track after an absence or a jump; embed settled frontal faces at a
@@ -202,13 +219,12 @@ class _Pass:
         if obs.face is None:
             self.track_start = None
             return
-        look = _look(rgb, obs.face)
+        look = obs.look
         if broken or self.track_start is None:
             self.track_start, self.next_identity, self.track_look = obs.t, obs.t + 0.5 * self.opts.scout_interval_s, look
             self.mouths.clear()  # maybe someone else: their mouth has its own usual opening
             return
         if float(np.abs(look - self.track_look).max()) > _LOOK_JUMP:
-            self.out.looks_changed.append(obs.t)
             self.next_identity, self.track_look = obs.t, look
         self.track_look = 0.9 * self.track_look + 0.1 * look
         face = obs.face

@@ -263,12 +263,17 @@ def _runs(data: Observations, cuts: list[float]) -> list[Span]:
 
 
 def _identity_cuts(data: Observations, opts: Options, start: float, end: float) -> list[float]:
+    """Where one run changes person: between two embeddings that differ, at the first sample
+    whose face colours are nearer the later embedding's sample than the earlier one's."""
     inside = [(t, e) for t, e in data.embeddings if start <= t <= end]
     cuts = []
     for (ta, ea), (tb, eb) in zip(inside, inside[1:]):
-        if distance(ea, eb) > opts.identity_max_distance:
-            hints = [t for t in data.looks_changed if ta < t <= tb]
-            cuts.append(hints[-1] if hints else (ta + tb) / 2)
+        if distance(ea, eb) <= opts.identity_max_distance:
+            continue
+        seen = [o for o in data.obs if ta <= o.t <= tb and o.look is not None]
+        look_a, look_b = seen[0].look, seen[-1].look
+        cuts.append(next((o.t for o in seen[1:] if np.abs(o.look - look_b).sum() < np.abs(o.look - look_a).sum()),
+                         (ta + tb) / 2))
     return cuts
 
 

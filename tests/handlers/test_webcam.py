@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from handlers.webcam import webcam
@@ -19,41 +21,56 @@ from ml_service.evaluation import interval_iou
 from ml_service.results import ErrorCode, validate_result
 from ml_service.samples import webcam as clips
 
-# name: (seconds, candidate, events, reference photo)
-CLIPS: dict[str, tuple[float, str, list[tuple], str | None]] = {
-    "presence.mp4": (16, "obama", [("away", 4, 10)], None),
-    "clean.webm": (12, "obama", [], "obama2"),
-    "wrong-person.mp4": (8, "biden", [], "obama2"),
-    "replaced.mp4": (18, "biden", [("swap", 5, 13, "obama")], None),
-    "second-far.mp4": (16, "obama", [("second", 4, 11, "biden", 40)], None),
-    "pose.mp4": (18, "obama", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)], None),
-    "talking.mp4": (14, "biden", [("talk", 4, 10)], None),
-    "dark.mp4": (14, "obama", [("dark", 3, 7), ("cover", 9, 12)], None),
-    "expressions.mp4": (16, "biden", [("smile", 3, 8), ("gaze", 10, 14, "left")], None),
+# name: (seconds, candidate, events); events as in ml_service.samples.webcam
+CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
+    "presence.mp4": (16, "obama", [("away", 4, 10)]),
+    "clean.webm": (12, "obama", []),
+    "wrong-person.mp4": (8, "biden", []),
+    "replaced.mp4": (18, "biden", [("swap", 5, 13, "obama")]),
+    "switched.mp4": (18, "obama", [("switch", 6, 14, "biden")]),
+    "second-far.mp4": (16, "obama", [("second", 4, 11, "biden", 40)]),
+    "pose.mp4": (18, "obama", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)]),
+    "talking.mp4": (14, "biden", [("talk", 4, 10)]),
+    "dark.mp4": (14, "obama", [("dark", 3, 7), ("cover", 9, 12)]),
+    "expressions.mp4": (16, "biden", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
 }
 
 
+class _Media:
+    """Clips made on first use, so each test pays only for its own (and CI never waits
+    minutes inside one fixture)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.made = root, {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self.made:
+            self.made[name] = self._make(name)
+        return self.made[name]
+
+    def _make(self, name: str) -> Path:
+        if name in CLIPS:
+            seconds, who, events = CLIPS[name]
+            return clips.make_clip(self.root / name, seconds, events, who=who, seed=list(CLIPS).index(name))[0]
+        if name == "corrupt.mp4":
+            path = self.root / name
+            path.write_bytes(self["presence.mp4"].read_bytes()[:4000] + random.Random(3).randbytes(20000))
+            return path
+        if name == "noface.jpg":
+            path = self.root / name
+            cv2.imwrite(str(path), np.full((200, 200, 3), 128, np.uint8))
+            return path
+        return clips.reference_photo(self.root, name)
+
+
 @pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def media(tmp_path_factory: pytest.TempPathFactory) -> _Media:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         pytest.fail("ffmpeg/ffprobe not on PATH: run handlers/webcam/install.sh (handler tests are never skipped)")
-    root = tmp_path_factory.mktemp("webcam-media")
-    made = {}
-    for i, (name, (seconds, who, events, _)) in enumerate(CLIPS.items()):
-        made[name] = clips.make_clip(root / name, seconds, events, who=who, seed=i)[0]
-    corrupt = root / "corrupt.mp4"
-    corrupt.write_bytes(made["presence.mp4"].read_bytes()[:4000] + random.Random(3).randbytes(20000))
-    made["corrupt.mp4"] = corrupt
-    made["obama2"] = clips.reference_photo(root, "obama2")
-    made["noface.jpg"] = root / "noface.jpg"
-    import cv2
-    import numpy as np
-
-    cv2.imwrite(str(made["noface.jpg"]), np.full((200, 200, 3), 128, np.uint8))
-    return made
+    return _Media(tmp_path_factory.mktemp("webcam-media"))
 
 
-def _run(media: dict[str, Path], name: str, reference: str | None = None, options: dict | None = None):
+def _run(media: _Media, name: str, reference: str | None = None, options: dict | None = None):
     path = media[name]
     ref = media[reference] if reference else None
     submission: dict[str, Any] = {
@@ -104,6 +121,12 @@ def test_identity_change_without_reference(media):
     result = _run(media, "replaced.mp4")
     _one(result, "identity_change", 5, 13)
     assert "identity_mismatch" not in _types(result)
+
+
+def test_identity_change_from_one_frame_to_the_next(media):
+    result = _run(media, "switched.mp4")
+    assert _types(result) == ["identity_change"]
+    _one(result, "identity_change", 6, 14)
 
 
 def test_small_distant_second_face(media):
