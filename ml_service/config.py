@@ -154,8 +154,10 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, frozenset):
                 value = ",".join(sorted(value))
-            elif isinstance(value, tuple):
+            elif f.name == "xqueue_basic_auth" and value is not None:
                 value = f"{value[0]}:***"
+            elif f.name == "metrics_ports":
+                value = f"{value[0]}-{value[-1]}" if len(value) > 1 else (str(value[0]) if value else "off")
             view[f.name] = "***" if isinstance(value, Secret) else str(value)
         return view
 

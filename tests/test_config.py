@@ -388,3 +388,12 @@ def test_media_allowed_hosts_default_to_xqueue_and_platform_hosts(env):
 def test_media_allowed_hosts_explicit_list(env):
     env["ML_MEDIA_ALLOWED_HOSTS"] = " Media.Example , cdn.example,, "
     assert Settings.from_env(env).media_allowed_hosts == frozenset({"media.example", "cdn.example"})
+
+
+def test_public_view_shows_metrics_ports_and_masks_basic_auth(env):
+    env["ML_METRICS_PORT"] = "9450-9459"
+    env["ML_XQUEUE_BASIC_AUTH"] = "proxy:proxy-pass-9"
+    view = Settings.from_env(env).public_view()
+    assert view["metrics_ports"] == "9450-9459" and view["xqueue_basic_auth"] == "proxy:***"
+    env["ML_METRICS_PORT"] = "0"
+    assert Settings.from_env(env).public_view()["metrics_ports"] == "off"
