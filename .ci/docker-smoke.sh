@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 BASE_TAG=python:3.11-slim
 CACHE_DIR=${ML_DOCKER_CACHE:-/var/cache/ml-service-docker}
 BASE_TARBALL=$CACHE_DIR/python-3.11-slim-bookworm-debootstrap.tar.gz
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (first URIs line of its sources).
+MIRROR=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)}
 TIMEOUT_S=${SMOKE_TIMEOUT_S:-180}
 WORK=$(mktemp -d /tmp/ml-service-smoke.XXXXXX)
 PROJECT=mlsmoke$$
