@@ -10,6 +10,18 @@
   extrapolates.
 
 ``python bench/speed_screencast.py FILE`` runs the three in this process and prints the times.
+
+Measured with ``bench/speed.py`` on the shared 2-core build machine (other jobs running, load
+average 2-5 during the run), ``make_long`` recordings (1280x720, 10 fps H.264, per hour 30 window
+switches, 30 forbidden-content stretches, 10 blank screens):
+
+    minutes  decode_only         pipeline            naive (extrapolated)
+    10       6.7 s  (6.9 CPU-s)  8.1 s  (8.3 CPU-s)  0.55 s per media s -> ~330 s
+    60       50.6 s (39.1 CPU-s) 46.8 s (41.3 CPU-s) 0.72 s per media s -> ~2590 s
+
+pipeline / decode_only 0.93 and naive / pipeline 55 for the hour. Under heavier load (average
+~8) the hour took 47-64 s wall for 39-45 CPU-s; a clean hour with a third of it scrolling
+(``make_long(..., clean=True)``) 50 s wall, 56 CPU-s.
 """
 
 from __future__ import annotations
