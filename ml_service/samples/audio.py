@@ -118,10 +118,16 @@ class Clip:
         self.x[int(at * RATE) : int(at * RATE) + n] = floor
         self.items.append(("mute", at, at + seconds, ""))
 
+    def _muted(self, at: float) -> bool:
+        """A dead microphone records no clicks: True inside a muted stretch (plus the click)."""
+        return any(kind == "mute" and s - 0.02 <= at <= e for kind, s, e, _ in self.items)
+
     def clicks(self, count: int, dbfs: float = -32.0) -> None:
         """Keyboard-like 15 ms clicks, spread out: impulses, not background noise."""
         for at in np.sort(self.rng.uniform(1, len(self.x) / RATE - 1, count)):
-            self.x[int(at * RATE) : int(at * RATE) + 240] += _colored(self.rng, 240, 0, dbfs)
+            burst = _colored(self.rng, 240, 0, dbfs)  # drawn even when skipped: same stream
+            if not self._muted(at):
+                self.x[int(at * RATE) : int(at * RATE) + 240] += burst
 
     def typing(self, at: float, seconds: float, per_s: float = 7.0, dbfs: float = -30.0) -> None:
         """A burst of typing: clicks at ``per_s`` a second for ``seconds``: not background noise."""
