@@ -54,7 +54,10 @@ class Fleet:
                 "ML_SERVICE_NAME": f"chaos-{index}", "ML_STATE_DIR": str(self.root / f"state-{index}"),
                 "ML_POLL_INTERVAL_S": "0.05", "ML_POLL_MAX_INTERVAL_S": "0.5", "ML_BACKOFF_MAX_S": "1",
                 "ML_HEARTBEAT_S": "5", "ML_HTTP_TIMEOUT_S": "5", "ML_SHUTDOWN_GRACE_S": "2",
-                "ML_LOG_LEVEL": "DEBUG", "ML_METRICS_PORT": "0"}
+                "ML_LOG_LEVEL": "DEBUG", "ML_METRICS_PORT": "0",
+                # ML_MAX_RUNS guards against poison jobs that kill the worker every time; here the
+                # kills are random, so one job may be hit by several in a row without being poison.
+                "ML_MAX_RUNS": "6"}
 
     def start(self, index: int) -> None:
         log = (self.root / f"worker-{index}.log").open("ab")

@@ -66,7 +66,7 @@ class MediaFetcher:
         auth_header: Callable[[], dict[str, str]] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
-        attempts: int = 3,
+        attempts: int = 5,
         retry_wait: Callable[[float], bool] = threading.Event().wait,
     ) -> None:
         self.attempts, self.retry_wait = attempts, retry_wait
@@ -81,7 +81,7 @@ class MediaFetcher:
         """Download ``url`` to ``dest_dir/safe_name(name)``; return the path.
 
         Transient failures (connection errors, 5xx, a broken-off body) are retried
-        ``attempts`` times in all, with growing pauses; refusals are not.
+        ``attempts`` times in all, with growing pauses (0.5, 1, 2, 4 s); refusals are not.
         """
         target = dest_dir / safe_name(name)
         if target.exists():

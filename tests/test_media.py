@@ -334,10 +334,10 @@ def test_connection_failure_is_a_media_error_without_query_string(tmp_path):
                      retry_wait=lambda s: waits.append(s) or False)
     with pytest.raises(MediaError) as info:
         f.fetch("a.webm", f"{XQ}/media/a.webm{SIGNED}", tmp_path)
-    assert "ConnectionError" in str(info.value) and "after 3 attempt(s)" in str(info.value)
+    assert "ConnectionError" in str(info.value) and "after 5 attempt(s)" in str(info.value)
     assert_no_query(str(info.value))
     assert isinstance(info.value.__cause__.__cause__, requests.ConnectionError)
-    assert waits == [0.5, 1.0]
+    assert waits == [0.5, 1.0, 2.0, 4.0]
 
 
 @offline
