@@ -33,6 +33,7 @@ __all__ = ["Worker", "WorkerTiming"]
 logger = logging.getLogger(__name__)
 
 Analyse = Callable[[Pulled], Outcome]
+_KEEP_DELIVERED_S = 7 * 86400.0  # delivered jobs stay in the journal this long (re-offers)
 _TOUCH_S = 5.0  # journal heartbeat of a running job; others treat it as live for 6x this
 
 
@@ -97,7 +98,10 @@ class Worker:
         return self.jobs_done
 
     def recover(self) -> None:
-        """Finish jobs that a killed predecessor left running: re-run them or answer an error."""
+        """Forget old delivered jobs; finish jobs that a killed predecessor left running."""
+        pruned = self.journal.prune(older_than_s=_KEEP_DELIVERED_S)
+        if pruned:
+            logger.info("Journal: forgot %d job(s) delivered more than 7 days ago", pruned)
         for row in self.journal.orphans(self.queue, stale_after_s=6 * _TOUCH_S + self.timing.wait_for_other_s):
             logger.warning("Submission %s was interrupted (worker killed mid-job, run %d); %s", row.submission_id,
                            row.runs, "re-running it" if self._may_rerun(row.runs) else "answering with an error")
