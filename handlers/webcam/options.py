@@ -23,7 +23,7 @@ class Options:
     scout_interval_s: float = 2.0        # the face model runs on one frame per interval ...
     dense_fps: float = 5.0               # ... and at this rate around changes
     small_face_scan_s: float = 3.0       # full-range detector (tiles) period while the room changes ...
-    small_face_idle_scan_s: float = 15.0  # ... and while it does not
+    small_face_idle_scan_s: float = 30.0  # ... and while it does not
     identity_every_s: float = 60.0       # identity embedding period within one face track
     # presence
     face_absent_min_s: float = 3.0
