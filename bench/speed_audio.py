@@ -23,6 +23,7 @@ from handlers.audio import embedding
 from handlers.audio.audio import process
 from handlers.audio.decode import SAMPLE_RATE, decode
 from handlers.audio.vad import model_path
+from ml_service.samples.truth import recording_input
 
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 
@@ -39,13 +40,7 @@ def decode_only(path: Path) -> dict[str, Any]:
 
 def pipeline(path: Path) -> dict[str, Any]:
     """The handler on the file; returns its result."""
-    path = Path(path)
-    submission = {
-        "submission_id": 1, "session_id": path.stem, "modality": MODALITY, "options": {},
-        "recordings": [{"name": path.name, "path": str(path.absolute()), "size": path.stat().st_size}],
-        "reference_photo": None, "reference_voice": None, "work_dir": str(path.parent),
-    }
-    result, _ = process(submission)
+    result, _ = process(recording_input(MODALITY, path))
     return result
 
 

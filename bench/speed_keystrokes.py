@@ -19,6 +19,7 @@ from typing import Any
 from handlers.keystrokes.keystrokes import process
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import MAX_FLIGHT_S
+from ml_service.samples.truth import recording_input
 
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 
@@ -45,13 +46,7 @@ def decode_only(path: Path) -> dict[str, Any]:
 
 def pipeline(path: Path) -> dict[str, Any]:
     """The handler on the log; returns its result."""
-    path = Path(path)
-    submission = {
-        "submission_id": 1, "session_id": path.stem, "modality": MODALITY, "options": {},
-        "recordings": [{"name": path.name, "path": str(path.absolute()), "size": path.stat().st_size}],
-        "reference_photo": None, "reference_voice": None, "work_dir": str(path.parent),
-    }
-    result, _ = process(submission)
+    result, _ = process(recording_input(MODALITY, path))
     return result
 
 

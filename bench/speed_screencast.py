@@ -33,6 +33,8 @@ from typing import Any
 
 import cv2
 
+from ml_service.samples.truth import recording_input
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,11 +58,7 @@ def decode_only(path: Path) -> dict[str, Any]:
 def pipeline(path: Path) -> dict[str, Any]:
     from handlers.screencast.screencast import process
 
-    path = Path(path)
-    submission = {"submission_id": 1, "session_id": "bench", "modality": MODALITY, "options": {},
-                  "recordings": [{"name": path.name, "path": str(path), "size": path.stat().st_size}],
-                  "reference_photo": None, "reference_voice": None, "work_dir": str(path.parent)}
-    result, _ = process(submission)
+    result, _ = process(recording_input(MODALITY, path))
     return result
 
 

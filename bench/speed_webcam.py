@@ -17,6 +17,8 @@ from typing import Any
 
 import cv2
 
+from ml_service.samples.truth import recording_input
+
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 
 MODALITY = "webcam"
@@ -42,11 +44,7 @@ def decode_only(path: Path) -> dict[str, Any]:
 def pipeline(path: Path) -> dict[str, Any]:
     from handlers.webcam.webcam import process
 
-    path = Path(path)
-    submission = {"submission_id": 1, "session_id": "bench", "modality": MODALITY, "options": {},
-                  "recordings": [{"name": path.name, "path": str(path), "size": path.stat().st_size}],
-                  "reference_photo": None, "reference_voice": None, "work_dir": str(path.parent)}
-    result, _ = process(submission)
+    result, _ = process(recording_input(MODALITY, path))
     return result
 
 

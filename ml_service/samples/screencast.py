@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ml_service.samples._media import loop_concat
 from ml_service.samples.truth import Sample
 
 __all__ = ["MODALITY", "PAGES", "generate", "make_clip", "make_long"]
@@ -343,13 +344,5 @@ def make_long(out_dir: Path, minutes: float, seed: int = 0, *, clean: bool = Fal
         sessions = [[("exam", 120)], [("exam", 40), ("exam", 40), ("exam", 40)], [("exam", 60, "scroll")] * 2]
     kind = "clean-" if clean else ""
     parts = [make_clip(out_dir / f"long-{kind}part{i}.mp4", s, 10, seed * 10 + i)[0] for i, s in enumerate(sessions)]
-    loops = max(1, math.ceil(minutes / 2))
-    listing = out_dir / f"long-{kind}parts.txt"
-    listing.write_text("".join(f"file '{parts[i % len(parts)].name}'\n" for i in range(loops)))
-    out = out_dir / f"screencast-long-{kind}{minutes:g}min.mp4"
-    cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-           "-t", f"{minutes * 60:g}", "-c", "copy", "-map_metadata", "-1", str(out)]
-    done = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg concat failed: {done.stderr.decode('utf-8', 'replace')[-300:]}")
-    return out
+    return loop_concat(parts, minutes, out_dir / f"screencast-long-{kind}{minutes:g}min.mp4",
+                       out_dir / f"long-{kind}parts.txt")

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TRUTH_SCHEMA", "TRUTH_SUFFIX", "Sample", "handler_input", "read_truth", "write_truth"]
+__all__ = ["TRUTH_SCHEMA", "TRUTH_SUFFIX", "Sample", "handler_input", "read_truth", "recording_input",
+           "write_truth"]
 
 TRUTH_SCHEMA = "ml-service/truth/1"
 TRUTH_SUFFIX = ".truth.json"
@@ -154,6 +155,14 @@ def handler_input(sample: Sample, work_dir: Path, submission_id: int = 1) -> dic
         "reference_voice": _file_item(sample.reference_voice),
         "work_dir": str(work_dir.absolute()),
     }
+
+
+def recording_input(modality: str, path: Path) -> dict[str, Any]:
+    """The handler dict for one recording with default options (the speed benchmarks use it)."""
+    path = Path(path)
+    return {"submission_id": 1, "session_id": path.stem, "modality": modality, "options": {},
+            "recordings": [_file_item(path)], "reference_photo": None, "reference_voice": None,
+            "work_dir": str(path.parent.absolute())}
 
 
 def _file_item(path: Path | None) -> dict[str, Any] | None:

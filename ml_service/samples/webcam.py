@@ -39,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ml_service.samples._media import loop_concat
 from ml_service.samples.truth import Sample
 
 __all__ = ["MODALITY", "generate", "make_clip", "make_long", "reference_photo"]
@@ -493,13 +494,5 @@ def make_long(out_dir: Path, minutes: float, seed: int = 0, clean: bool = False)
     kind = "clean" if clean else "part"
     parts = [make_clip(out_dir / f"long-{kind}{i}.mp4", 120, events, who=who, seed=seed * 10 + i)[0]
              for i, (who, events) in enumerate(sessions)]
-    loops = max(1, math.ceil(minutes / 2))
-    listing = out_dir / f"long-{kind}s.txt"
-    listing.write_text("".join(f"file '{parts[i % len(parts)].name}'\n" for i in range(loops)))
-    out = out_dir / f"webcam-long-{'clean-' if clean else ''}{minutes:g}min.mp4"
-    cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-           "-t", f"{minutes * 60:g}", "-c", "copy", "-map_metadata", "-1", str(out)]
-    done = subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg concat failed: {done.stderr.decode('utf-8', 'replace')[-300:]}")
-    return out
+    return loop_concat(parts, minutes, out_dir / f"webcam-long-{'clean-' if clean else ''}{minutes:g}min.mp4",
+                       out_dir / f"long-{kind}s.txt")
