@@ -32,7 +32,7 @@ from handlers.webcam.options import Options
 from handlers.webcam.scanner import Scanner
 from handlers.webcam.small_faces import FaceBox
 
-__all__ = ["Obs", "Observations", "analyse", "is_dark"]
+__all__ = ["Obs", "Observations", "analyse_span", "is_dark"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Observations:
     frames_received: int = 0
     end_s: float = 0.0
     scans: int = 0
+    segments: int = 1  # time segments analysed in parallel processes (segments.py)
 
 
 _LOOK_JUMP = 0.15  # relative change of a colour channel of the face that asks for an embedding
@@ -114,10 +115,10 @@ class _Pass:
         self.prev_buffer: list[tuple[Frame, bool]] = []  # frames of the last block not densified
         self.pending: tuple[Future | None, Obs, np.ndarray | None] | None = None
 
-    def run(self, path: Path) -> Observations:
+    def run(self, path: Path, start_s: float = 0.0, end_s: float | None = None) -> Observations:
         next_scout, buffer = 0.0, []
         try:
-            for frame in frames(path, self.info, self.opts.dense_fps):
+            for frame in frames(path, self.info, self.opts.dense_fps, start_s=start_s, end_s=end_s):
                 self.out.frames_received += 1
                 self.out.end_s = frame.t
                 dark = is_dark(frame, self.opts)
@@ -137,7 +138,7 @@ class _Pass:
         self.out.embeddings = [(t, f.result()) for t, f in self.embeddings]
         self.out.scans = self.scanner.scans
         self.out.obs.sort(key=lambda o: o.t)
-        if self.info.duration_s:
+        if self.info.duration_s and end_s is None:
             self.out.end_s = max(self.out.end_s, self.info.duration_s)
         return self.out
 
@@ -244,6 +245,7 @@ def _look(rgb: np.ndarray, face: FaceObs) -> np.ndarray:
     return inner.reshape(-1, 3).mean(axis=0) / max(1.0, float(rgb[::8, ::8].mean()))
 
 
-def analyse(path: Path, info: VideoInfo, opts: Options) -> Observations:
-    """Run the pass over one recording (raises decode.MediaUnreadable)."""
-    return _Pass(info, opts).run(path)
+def analyse_span(path: Path, info: VideoInfo, opts: Options, start_s: float = 0.0,
+                 end_s: float | None = None) -> Observations:
+    """Run the pass over ``start_s <= t < end_s`` of one recording (raises decode.MediaUnreadable)."""
+    return _Pass(info, opts).run(path, start_s, end_s)

@@ -91,14 +91,24 @@ def video_info(path: Path, timeout_s: float = 60) -> VideoInfo:
                      s.get("codec_name"))
 
 
-def frames(path: Path, info: VideoInfo, fps: float, threads: int = 1) -> Iterator[Frame]:
-    """Yield frames at most ``fps`` per second, in order; raise MediaUnreadable on failure."""
+def frames(path: Path, info: VideoInfo, fps: float, threads: int = 1,
+           start_s: float = 0.0, end_s: float | None = None) -> Iterator[Frame]:
+    """Yield frames at most ``fps`` per second, in order; raise MediaUnreadable on failure.
+
+    ``start_s`` / ``end_s`` limit the stream to ``start_s <= t < end_s`` (ffmpeg seeks to the
+    key frame before ``start_s`` and decodes from there); ``t`` stays the time in the file.
+    """
     w, h = info.width, info.height
     if w % 2 or h % 2:
         raise MediaUnreadable(f"odd frame size {w}x{h} is not supported")
     step = max(0.0, 1.0 / fps - 0.02)
+    span: list[str] = []
+    if start_s > 0:
+        span += ["-ss", f"{start_s:.3f}"]  # output times then count from start_s
+    if end_s is not None:
+        span += ["-t", f"{end_s - start_s + 1.0:.3f}"]  # a second more: the cut is made here
     cmd = [_tool("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "info", "-threads", str(threads),
-           "-skip_frame", "noref", "-skip_loop_filter", "all", "-i", f"file:{Path(path).resolve()}",
+           "-skip_frame", "noref", "-skip_loop_filter", "all", *span, "-i", f"file:{Path(path).resolve()}",
            "-map", "0:v:0", "-an", "-sn", "-dn",
            "-vf", f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{step:.4f})',showinfo=checksum=0",
            "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
@@ -117,6 +127,9 @@ def frames(path: Path, info: VideoInfo, fps: float, threads: int = 1) -> Iterato
                 break
             t = stamps.get(timeout=60)
             if t is None:
+                break
+            t += start_s
+            if end_s is not None and t >= end_s:
                 break
             count += 1
             yield Frame(t, np.frombuffer(buf, np.uint8).reshape(h * 3 // 2, w))

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from handlers.webcam.analyse import analyse
 from handlers.webcam.checks import all_checks
 from handlers.webcam.decode import MediaUnreadable, video_info
 from handlers.webcam.options import Options
+from handlers.webcam.segments import analyse
 from ml_service.errors import SubmissionError
 from ml_service.results import ErrorCode, build_result, error_result
 
@@ -56,7 +56,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         files.append({"name": path.name, "duration_s": round(data.end_s, 3), "codec": info.codec,
                       "width": info.width, "height": info.height, "fps": info.fps,
                       "frames_decoded_out": data.frames_received, "landmark_frames": len(data.obs),
-                      "small_face_scans": data.scans, "identity_embeddings": len(data.embeddings)})
+                      "small_face_scans": data.scans, "identity_embeddings": len(data.embeddings),
+                      "segments": data.segments})
         offset += data.end_s
     media = {"duration_s": round(offset, 3), "frames_analysed": frames, "files": files,
              "reference_photo_used": reference is not None, "models": MODELS, "options": opts.as_dict()}
