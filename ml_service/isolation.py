@@ -1,9 +1,9 @@
 """Handler isolation: the handler runs in a child process that is reused across jobs.
 
 The child imports the handler once (models load once) and answers one job at a time over a
-pipe. The parent enforces a wall-clock timeout and a memory cap (resident set size, read
-from ``/proc`` while it waits) and kills the child when either is exceeded. Whatever the
-handler does — raise, hang, eat memory, segfault, return garbage — the parent turns it into a
+pipe. The parent enforces a wall-clock timeout and a memory cap (resident set size of the
+child and of the processes it starts, read from ``/proc`` while it waits) and kills the child
+when either is exceeded. Whatever the — raise, hang, eat memory, segfault, return garbage — the parent turns it into a
 :class:`HandlerError` with its own error code, and the next job gets a fresh child.
 """
 
@@ -23,7 +23,7 @@ from ml_service.errors import HandlerError, HandlerLoadError, Retry
 from ml_service.handlers import check_returned, load_handler
 from ml_service.results import ErrorCode
 
-__all__ = ["IsolatedHandler"]
+__all__ = ["IsolatedHandler", "ProcessTree", "die_with_parent"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,24 @@ _POLL_S = 0.1
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (a SIGKILLed worker leaves no orphan)."""
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Ask Linux to kill this process when its parent dies (a SIGKILLed worker leaves no orphan).
+
+    A parent that died before this call sends no signal: given its ``parent_pid``, this
+    process then exits at once instead of living on as an orphan.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
 
 
-def _child_main(path: str, conn: Connection) -> None:
+def _child_main(path: str, conn: Connection, parent_pid: int | None = None) -> None:
     """Child process: load the handler once, then serve jobs until the pipe closes."""
-    _die_with_parent()
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         handler = load_handler(path)
@@ -87,7 +93,7 @@ class IsolatedHandler:
     def start(self) -> None:
         """Start the child and wait until the handler is imported; HandlerLoadError if not."""
         parent, child = _CTX.Pipe()
-        proc = _CTX.Process(target=_child_main, args=(self.path, child), daemon=True,
+        proc = _CTX.Process(target=_child_main, args=(self.path, child, os.getpid()), daemon=True,
                             name=f"handler:{self.path}")
         proc.start()
         child.close()
@@ -134,6 +140,7 @@ class IsolatedHandler:
 
     def _wait(self, proc: Any, conn: Connection, sid: Any) -> tuple[str, Any]:
         deadline = time.monotonic() + self.timeout_s
+        tree = ProcessTree(proc.pid)
         while not conn.poll(_POLL_S):
             if not proc.is_alive():
                 return self._died(proc, sid)
@@ -141,12 +148,13 @@ class IsolatedHandler:
                 self.stop()
                 return ("error", (int(ErrorCode.TIMEOUT),
                                   f"handler exceeded the {self.timeout_s:.0f} s time limit (ML_HANDLER_TIMEOUT_S)"))
-            rss_mb = _rss_mb(proc.pid)
+            rss_mb = tree.rss_mb()
             if rss_mb > self.memory_mb:
+                tree.kill_descendants()
                 self.stop()
                 return ("error", (int(ErrorCode.OUT_OF_MEMORY),
-                                  f"handler used {rss_mb:.0f} MB, over the {self.memory_mb:.0f} MB cap "
-                                  "(ML_HANDLER_MEMORY_MB)"))
+                                  f"handler used {rss_mb:.0f} MB (with its child processes), over the "
+                                  f"{self.memory_mb:.0f} MB cap (ML_HANDLER_MEMORY_MB)"))
         try:
             return conn.recv()
         except (EOFError, OSError):
@@ -161,6 +169,57 @@ class IsolatedHandler:
             return ("error", (int(ErrorCode.OUT_OF_MEMORY), "handler process was killed (SIGKILL, likely out of memory)"))
         detail = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         return ("error", (int(ErrorCode.HANDLER_CRASHED), f"handler process crashed ({detail})"))
+
+
+class ProcessTree:
+    """A process and its descendants (ffmpeg, segment workers...), for the memory cap.
+
+    The descendants are found by scanning ``/proc`` for parent ids at most every
+    ``refresh_s``; the resident sizes of the known members are read at every call.
+    """
+
+    def __init__(self, pid: int, refresh_s: float = 1.0) -> None:
+        self.pid, self.refresh_s = pid, refresh_s
+        self._members: list[int] = [pid]
+        self._found_at = float("-inf")
+
+    def members(self) -> list[int]:
+        """The root and its descendants (refreshed when stale)."""
+        now = time.monotonic()
+        if now - self._found_at >= self.refresh_s:
+            self._members, self._found_at = [self.pid, *_descendants(self.pid)], now
+        return self._members
+
+    def rss_mb(self) -> float:
+        """Summed resident set size in MB (shared pages count once per process: an upper bound)."""
+        return sum(_rss_mb(pid) for pid in self.members())
+
+    def kill_descendants(self) -> None:
+        for pid in self.members()[1:]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _descendants(root: int) -> list[int]:
+    """Pids whose chain of parents leads to ``root`` (from ``/proc/<pid>/stat``)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    # the 4th field, after the command in parentheses (which may hold spaces)
+                    parents[int(entry.name)] = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 def _rss_mb(pid: int) -> float:

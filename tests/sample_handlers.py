@@ -59,6 +59,16 @@ def eat_memory(submission: dict[str, Any]) -> Any:
         hog.append(bytearray(32 * 1024 * 1024))
 
 
+def child_eats_memory(submission: dict[str, Any]) -> Any:
+    """The memory goes to a process the handler starts (as ffmpeg or a segment worker would)."""
+    import subprocess
+    import sys
+
+    hog = "import time\nhog = []\nwhile True:\n    hog.append(bytearray(32 << 20))\n    time.sleep(0.01)"
+    subprocess.run([sys.executable, "-c", hog, "ml-service-test-grandchild-hog"], check=False)
+    return {}, "unreachable"
+
+
 def segfault(submission: dict[str, Any]) -> Any:
     import ctypes
     ctypes.string_at(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -70,6 +71,30 @@ def test_hangs_memory_hogs_and_crashes_get_a_fresh_child(make, name, kw, code, t
     handler.path = "tests.sample_handlers.ok"  # the next job runs in a new child
     result, _ = handler(JOB)
     assert result["error_code"] == 0 and handler.children_started == 2
+
+
+def test_memory_of_the_handlers_own_child_processes_counts_and_they_are_killed(make):
+    handler = make("child_eats_memory", memory_mb=300)
+    with pytest.raises(HandlerError) as info:
+        handler(JOB)
+    assert info.value.error_code == ErrorCode.OUT_OF_MEMORY
+    assert "with its child processes" in str(info.value) and "300 MB cap" in str(info.value)
+    deadline = time.monotonic() + 5
+    while _hogs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _hogs() == []
+
+
+def _hogs() -> list[str]:
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            cmdline = open(f"/proc/{entry.name}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"ml-service-test-grandchild-hog" in cmdline and b"pytest" not in cmdline:
+            found.append(entry.name)
+    return found
 
 
 def test_retry_crosses_the_process_boundary(make):
