@@ -9,9 +9,10 @@ generator version). Then ``decode_only``, ``pipeline`` and ``naive`` each run in
 
 Figures per run: ``wall_s`` (the function call, timed in the child: interpreter start-up and
 the module's imports excluded; ``process_wall_s`` includes them), ``cpu_s`` (user + system,
-child and its waited-for subprocesses), ``peak_rss_mb`` (``ru_maxrss`` of that child from
-``wait4``, which is ``RUSAGE_CHILDREN`` restricted to one child: the largest single process,
-not a sum over concurrent ones), ``realtime_factor`` = media seconds / wall (higher is faster;
+child and its waited-for subprocesses), ``peak_rss_mb`` (the largest sum of the resident sizes
+of the child and its descendants, sampled every 0.2 s), ``max_process_rss_mb`` (``ru_maxrss``
+from ``wait4``: the largest single process; it includes what the child inherited at fork),
+``realtime_factor`` = media seconds / wall (higher is faster;
 media seconds = minutes x 60). ``naive`` may stop after ``--budget-s`` and extrapolate; its
 figures come from its ``seconds_per_media_second`` and carry ``extrapolated``.
 
@@ -30,6 +31,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -37,6 +39,7 @@ from typing import Any, TextIO
 from _common import DEFAULT_DATA, ROOT, add_overlays, emit, fmt, speed_module_files, table
 
 from ml_service import samples
+from ml_service.isolation import ProcessTree
 
 __all__ = ["main"]
 
@@ -127,10 +130,12 @@ def _measure(function: str, module_file: Path, media: Path, media_s: float,
         with log_file.open("wb") as log:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            sampler = _TreeMemory(proc.pid)
             code, usage = _wait(proc, args.timeout_s)
             process_wall = time.perf_counter() - started
+            tree_peak = sampler.stop()
         figures = {"process_wall_s": process_wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-                   "peak_rss_mb": usage.ru_maxrss / 1024.0}
+                   "peak_rss_mb": tree_peak, "max_process_rss_mb": usage.ru_maxrss / 1024.0}
         if code == 0 and result_file.exists():
             return {"ok": True, **_figures(function, json.loads(result_file.read_text()), media_s), **figures}
         tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
@@ -148,6 +153,27 @@ def _wait(proc: subprocess.Popen, timeout_s: float) -> tuple[int | None, Any]:
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return (None if timed_out else proc.returncode), usage
+
+
+class _TreeMemory:
+    """Peak summed RSS of a process and its descendants (segment workers, ffmpeg), sampled
+    every ``period_s`` on a thread. Shared pages count once per process: an upper bound."""
+
+    def __init__(self, pid: int, period_s: float = 0.2) -> None:
+        self._tree, self._period_s = ProcessTree(pid, refresh_s=1.0), period_s
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._period_s):
+            self.peak_mb = max(self.peak_mb, self._tree.rss_mb() * 1e6 / 2**20)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_mb
 
 
 class _pidfd:
