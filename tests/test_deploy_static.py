@@ -70,6 +70,14 @@ def code_variables() -> set[str]:
     return names | {f"{name}_FILE" for name in config.SECRET_VARS}
 
 
+def handler_variables() -> set[str]:
+    """ML_* variables a handler reads itself (e.g. ML_WEBCAM_PROCESSES)."""
+    names: set[str] = set()
+    for source in (ROOT / "handlers").glob("*/*.py"):
+        names |= set(re.findall(r'"(ML_[A-Z0-9_]+)"', source.read_text()))
+    return names
+
+
 def env_file(modality: str) -> tuple[dict[str, str], dict[str, str]]:
     """(set variables, commented-out variables) of <modality>.env."""
     active, commented = {}, {}
@@ -310,7 +318,7 @@ def test_k8s_deployment_is_wired_together(modality: str) -> None:
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    known = table_variables() | code_variables() | NEW_VARIABLES | {"POD_NAME", "HOME"}
+    known = table_variables() | code_variables() | handler_variables() | NEW_VARIABLES | {"POD_NAME", "HOME"}
     assert set(env) | set(common) <= known
     assert env["ML_XQUEUE_NAME"] == modality and env["ML_CLIENT_ID"] == f"ml-{modality}"
     assert container["image"].startswith(f"ml-service-{modality}:")

