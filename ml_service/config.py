@@ -30,7 +30,7 @@ ML_VERIFY_TLS              true      verify HTTPS certificates
 ML_STATE_DIR               ./state   where the journal (SQLite) lives; a volume in Docker
 ML_HANDLER_ISOLATION       process   ``process`` (child process, limits) or ``inline`` (debugging)
 ML_HANDLER_TIMEOUT_S       600       wall-clock limit of one job in the handler process
-ML_HANDLER_MEMORY_MB       per modality  resident-memory cap of the handler process
+ML_HANDLER_MEMORY_MB       per modality  resident-memory cap of the handler process and its children
 ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``fail`` (error answer)
 ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
 ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
