@@ -103,11 +103,12 @@ def _bench(name: str, module_file: Path, minutes: float, args: argparse.Namespac
     return [*runs.values(), {"record": "ratios", **base, **_ratios(runs)}]
 
 
-def long_recording(name: str, folder: Path, minutes: float, seed: int) -> Path:
-    """``make_long``'s recording of ``minutes``, reused while its stamp still matches."""
+def long_recording(name: str, folder: Path, minutes: float, seed: int, clean: bool = False) -> Path:
+    """``make_long``'s recording of ``minutes`` (``clean``: its clean variant, where the
+    generator has one), reused while its stamp still matches."""
     module = samples.load_modality(name)
-    stamp_file = folder / f"long-{minutes:g}min.stamp.json"
-    stamp = {"minutes": minutes, "seed": seed, "generator": samples.generator_version(module)}
+    stamp_file = folder / f"long-{'clean-' if clean else ''}{minutes:g}min.stamp.json"
+    stamp = {"minutes": minutes, "seed": seed, "generator": samples.generator_version(module), "clean": clean}
     try:
         saved = json.loads(stamp_file.read_text())
         path = folder / saved["path"]
@@ -116,7 +117,8 @@ def long_recording(name: str, folder: Path, minutes: float, seed: int) -> Path:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     folder.mkdir(parents=True, exist_ok=True)
-    path = Path(module.make_long(folder, minutes, seed=seed)).absolute()
+    extra = {"clean": True} if clean else {}
+    path = Path(module.make_long(folder, minutes, seed=seed, **extra)).absolute()
     stamp_file.write_text(json.dumps({**stamp, "path": os.path.relpath(path, folder.absolute())}) + "\n")
     return path
 

@@ -42,7 +42,7 @@ import numpy as np
 from ml_service.samples._media import loop_concat
 from ml_service.samples.truth import Sample
 
-__all__ = ["MODALITY", "generate", "make_clip", "make_long", "reference_photo"]
+__all__ = ["MODALITY", "generate", "long_truth", "make_clip", "make_long", "reference_photo"]
 
 MODALITY = "webcam"
 W, H, FPS = 640, 480, 15
@@ -475,24 +475,43 @@ def generate(out_dir: Path, seed: int = 0) -> list[Sample]:
     return samples
 
 
+def _long_sessions(clean: bool) -> list[tuple[str, list[tuple]]]:
+    """The 2-minute sessions ``make_long`` loops: (candidate, events)."""
+    if clean:
+        return [("obama", []), ("obama", [("dim", 40, 60)]), ("obama", []), ("obama", [("dim", 70, 85)])]
+    return [
+        ("obama", [("away", 20, 30), ("yaw", 45, 50, 45), ("talk", 70, 78), ("second", 95, 105, "astronaut", 40)]),
+        # no smile: this photo of the candidate smiles broadly at rest (smile blendshape ~0.94),
+        # so a warped smile is no change against his own baseline
+        ("obama", [("pitch", 15, 22, -40), ("dark", 50, 55), ("swap", 80, 95, "biden"), ("gaze", 105, 110, "left")]),
+    ]
+
+
 def make_long(out_dir: Path, minutes: float, seed: int = 0, clean: bool = False) -> Path:
     """A ``minutes``-long H.264 recording: 2-minute sessions looped with concat -c copy.
 
     The default has eight events per four minutes (speed benchmark). ``clean=True`` loops four
     distinct clean sessions of one person (two with a lighting change) for counting false
-    alarms per clean hour.
+    alarms per clean hour. :func:`long_truth` gives its truth.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if clean:
-        sessions = [("obama", []), ("obama", [("dim", 40, 60)]), ("obama", []), ("obama", [("dim", 70, 85)])]
-    else:
-        sessions = [
-            ("obama", [("away", 20, 30), ("yaw", 45, 50, 45), ("talk", 70, 78), ("second", 95, 105, "astronaut", 40)]),
-            ("obama", [("pitch", 15, 22, -40), ("dark", 50, 55), ("swap", 80, 95, "biden"), ("smile", 105, 110)]),
-        ]
+    sessions = _long_sessions(clean)
     kind = "clean" if clean else "part"
     parts = [make_clip(out_dir / f"long-{kind}{i}.mp4", 120, events, who=who, seed=seed * 10 + i)[0]
              for i, (who, events) in enumerate(sessions)]
     return loop_concat(parts, minutes, out_dir / f"webcam-long-{'clean-' if clean else ''}{minutes:g}min.mp4",
                        out_dir / f"long-{kind}s.txt")
+
+
+def long_truth(minutes: float, clean: bool = False) -> list[dict]:
+    """The truth of ``make_long(..., minutes, clean=clean)``: each session's, shifted by its place."""
+    sessions = _long_sessions(clean)
+    truth = []
+    for k in range(max(1, math.ceil(minutes / 2))):
+        offset, end = 120.0 * k, min(120.0, minutes * 60 - 120.0 * k)
+        for event in _truth(sessions[k % len(sessions)][1], None, 120.0):
+            if event["start_s"] < end:
+                truth.append({**event, "start_s": round(event["start_s"] + offset, 3),
+                              "end_s": round(min(event["end_s"], end) + offset, 3)})
+    return truth
