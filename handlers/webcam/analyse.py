@@ -5,7 +5,8 @@ gets a cheap brightness test. One frame per ``scout_interval_s`` goes through th
 FaceLandmarker (the *scout*). Faces are tracked between samples by this module (jumps of
 the face box, colour jumps, absences), not by MediaPipe's VIDEO mode. When two
 consecutive scout samples differ (a face appeared or left, the head turned, the mouth moved,
-the light changed...), the frames received between them go through a second landmarker
+the light changed...), or the mouth region of the frames between them changed more than the
+eye region (speech whose scout samples all caught a closed mouth), the frames received between them go through a second landmarker
 (*dense*) on a helper thread, while the main thread goes on with the next scout sample; so
 interval edges are placed to ~0.3 s and talking is seen at the syllable rate. Small faces
 are looked for by scanner.py on scout frames. Identity embeddings are taken on the first
@@ -32,7 +33,7 @@ from handlers.webcam.options import Options
 from handlers.webcam.scanner import Scanner
 from handlers.webcam.small_faces import FaceBox
 
-__all__ = ["Obs", "Observations", "analyse_span", "is_dark"]
+__all__ = ["Obs", "Observations", "analyse_span", "is_dark", "mouth_moves"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Observations:
 
 
 _LOOK_JUMP = 0.15  # relative change of a colour channel of the face that asks for an embedding
+_MOUTH_MOTION = 1.3  # frame-to-frame change of the mouth region over the eye region's: speech
 
 
 def is_dark(frame: Frame, opts: Options) -> bool:
@@ -85,7 +87,7 @@ def _changed(a: Obs, b: Obs) -> bool:
     if fa is None or fb is None:
         return False
     return (abs(fa.yaw - fb.yaw) > 10 or abs(fa.pitch - fb.pitch) > 10
-            or abs(fa.gaze_h - fb.gaze_h) > 0.15 or abs(fa.gaze_v - fb.gaze_v) > 0.2
+            or abs(fa.gaze_h - fb.gaze_h) > 0.08 or abs(fa.gaze_v - fb.gaze_v) > 0.2
             or abs(fa.smile - fb.smile) > 0.2 or abs(fa.surprise - fb.surprise) > 0.2 or _jumped(fa, fb))
 
 
@@ -152,7 +154,7 @@ class _Pass:
             self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, obs.record_extra)
         self._finish()
         prev, job = self.prev, None
-        mouth = prev is not None and self._talky(prev, obs)
+        mouth = prev is not None and (self._talky(prev, obs) or self._mouth_moved(prev, buffer, frame))
         if prev is not None and buffer and (mouth or _changed(prev, obs)):
             todo = (self.prev_buffer[1::2] + buffer) if mouth else buffer[1::2]
             job = self.dense_pool.submit(self._dense, todo)
@@ -193,6 +195,14 @@ class _Pass:
             return False
         return abs(obs.face.mouth - float(np.median([m for m, _, _ in self.mouths]))) > self.opts.talking_mouth_std
 
+    def _mouth_moved(self, prev: Obs, buffer: list[tuple[Frame, bool]], frame: Frame) -> bool:
+        """Did the mouth region change between the frames of the block more than the eye
+        region did? Scout samples alone can miss speech: they may all fall on closed-mouth
+        moments. This costs a few small array differences per block, no model run."""
+        if prev.face is None or not self._usual_pose(prev) or any(dark for _, dark in buffer):
+            return False
+        return mouth_moves([f.luma for f, _ in buffer] + [frame.luma], prev.face)
+
     def _usual_pose(self, o: Obs) -> bool:
         if o.face is None:
             return False
@@ -232,6 +242,30 @@ class _Pass:
         if obs.t >= self.next_identity and abs(face.yaw) < 30 and abs(face.pitch) < 30 and face.width >= 60:
             self.embeddings.append((obs.t, self.identity_pool.submit(self.encoder.encode, rgb, face.points5)))
             self.next_identity = obs.t + self.opts.identity_every_s
+
+
+def mouth_moves(lumas: list[np.ndarray], face: FaceObs) -> bool:
+    """Across consecutive luma planes, did the mouth region of ``face``'s box change more
+    (mean absolute frame difference) than its eye region? Head motion and sensor noise move
+    both; speech moves the mouth."""
+    seq = [_regions(luma, face) for luma in lumas]
+    if len(seq) < 3 or any(r is None for r in seq):
+        return False
+    mouth = np.mean([np.abs(b[0] - a[0]).mean() for a, b in zip(seq, seq[1:])])
+    eyes = np.mean([np.abs(b[1] - a[1]).mean() for a, b in zip(seq, seq[1:])])
+    return bool(mouth > _MOUTH_MOTION * max(float(eyes), 1.0))
+
+
+def _regions(luma: np.ndarray, face: FaceObs) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mouth and the eye regions of a face box in a luma plane (int16), or None if empty."""
+    x0, y0, x1, y1 = face.box
+    w, h = x1 - x0, y1 - y0
+    xs = slice(max(0, int(x0 + 0.25 * w)), max(0, int(x1 - 0.25 * w)))
+    mouth = luma[max(0, int(y0 + 0.70 * h)):max(0, int(y0 + 0.95 * h)), xs]
+    eyes = luma[max(0, int(y0 + 0.20 * h)):max(0, int(y0 + 0.45 * h)), xs]
+    if mouth.size == 0 or eyes.size == 0:
+        return None
+    return mouth.astype(np.int16), eyes.astype(np.int16)
 
 
 def _look(rgb: np.ndarray, face: FaceObs) -> np.ndarray:
