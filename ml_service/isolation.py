@@ -51,6 +51,10 @@ def _child_main(path: str, conn: Connection, parent_pid: int | None = None) -> N
     """Child process: load the handler once, then serve jobs until the pipe closes."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # The worker starts this child as a daemon (it must not outlive the worker), but a handler
+    # may start processes of its own (the webcam's segments), which multiprocessing refuses
+    # to a daemon: here, inside the child, the flag has done its job.
+    multiprocessing.current_process().daemon = False
     try:
         handler = load_handler(path)
     except HandlerLoadError as exc:

@@ -20,7 +20,7 @@ from handlers.webcam.decode import frames, video_info
 from handlers.webcam.options import Options
 from handlers.webcam.webcam import process
 from ml_service.evaluation import interval_iou
-from ml_service.isolation import ProcessTree
+from ml_service.isolation import IsolatedHandler, ProcessTree
 from ml_service.results import validate_result
 from ml_service.samples import webcam as clips
 
@@ -115,6 +115,20 @@ def test_a_recording_shorter_than_stated_leaves_later_segments_empty(clip, caplo
     data = segments.analyse(clip, info, Options(), workers=2, shortest_s=5)
     assert data.segments == 2 and data.obs and data.obs[-1].t < 42 and data.end_s == 200.0
     assert "ends earlier than stated" in caplog.text
+
+
+def test_segments_run_inside_the_workers_isolated_handler_process(clip, monkeypatch):
+    monkeypatch.setenv("ML_WEBCAM_PROCESSES", "2")
+    monkeypatch.setenv("ML_WEBCAM_MIN_SEGMENT_S", "20")  # the child inherits the environment
+    handler = IsolatedHandler("handlers.webcam.webcam.process", timeout_s=300)
+    try:
+        result, _ = handler({"submission_id": 1, "session_id": "s", "modality": "webcam", "options": {},
+                             "recordings": [{"name": clip.name, "path": str(clip), "size": clip.stat().st_size}],
+                             "reference_photo": None, "reference_voice": None, "work_dir": str(clip.parent)})
+    finally:
+        handler.stop()
+    assert result["error_code"] == 0 and result["media"]["files"][0]["segments"] == 2
+    assert sorted(v["type"] for v in result["violations"]) == sorted(TRUTH)
 
 
 _RUN_SEGMENTED = """
