@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_DATA = ROOT / "bench-data"
 
-__all__ = ["DEFAULT_DATA", "ROOT", "add_overlays", "emit", "fmt", "speed_module_files", "table"]
+__all__ = ["DEFAULT_DATA", "ROOT", "add_overlays", "decode_every_frame", "emit", "fmt", "opencv_capture",
+           "speed_module_files", "table"]
 
 
 def add_overlays(roots: Iterable[Path]) -> None:
@@ -66,3 +67,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) ->
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
     for line in [headers, ["-" * w for w in widths], *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip(), file=out)
+
+
+def opencv_capture(path: Path, threads: int = 1):
+    """An OpenCV (FFmpeg backend) reader of ``path`` with ``threads`` decoding threads."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+    if not cap.isOpened():
+        raise RuntimeError(f"OpenCV cannot open {path}")
+    return cap
+
+
+def decode_every_frame(path: Path) -> dict[str, Any]:
+    """The video speed modules' ``decode_only``: every frame, one thread, nothing else."""
+    cap = opencv_capture(path)
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    return {"frames": frames}

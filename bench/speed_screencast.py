@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
+from _common import decode_every_frame
 
 from ml_service.samples.truth import recording_input
 
@@ -45,14 +45,7 @@ MODALITY = "screencast"
 
 def decode_only(path: Path) -> dict[str, Any]:
     """Decode every frame single-threaded; count them."""
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-    if not cap.isOpened():
-        raise RuntimeError(f"OpenCV cannot open {path}")
-    frames = 0
-    while cap.read()[0]:
-        frames += 1
-    cap.release()
-    return {"frames": frames}
+    return decode_every_frame(path)
 
 
 def pipeline(path: Path) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import cv2
 
+from _common import decode_every_frame, opencv_capture
+
 from ml_service.samples.truth import recording_input
 
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
@@ -24,21 +26,9 @@ __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 MODALITY = "webcam"
 
 
-def _capture(path: Path, threads: int = 1) -> cv2.VideoCapture:
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
-    if not cap.isOpened():
-        raise RuntimeError(f"OpenCV cannot open {path}")
-    return cap
-
-
 def decode_only(path: Path) -> dict[str, Any]:
     """Decode every frame single-threaded; count them."""
-    cap = _capture(path)
-    frames = 0
-    while cap.read()[0]:
-        frames += 1
-    cap.release()
-    return {"frames": frames}
+    return decode_every_frame(path)
 
 
 def pipeline(path: Path) -> dict[str, Any]:
@@ -55,7 +45,7 @@ def naive(path: Path, budget_s: float) -> dict[str, Any]:
     from handlers.webcam.small_faces import SmallFaceDetector
 
     landmarker, detector, encoder = Landmarker(2), SmallFaceDetector(), Encoder()
-    cap = _capture(path)
+    cap = opencv_capture(path)
     fps = cap.get(cv2.CAP_PROP_FPS) or 15.0
     total = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
     started = time.perf_counter()
