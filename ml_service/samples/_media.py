@@ -5,9 +5,34 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["loop_concat"]
+import numpy as np
+
+__all__ = ["encode_frames", "loop_concat"]
+
+
+def encode_frames(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
+                  pix_fmt: str, encoder: list[str]) -> None:
+    """Pipe raw ``pix_fmt`` frames of ``size`` (w, h) into ffmpeg, which encodes them at ``path``
+    with the ``encoder`` arguments (bit-exact, no metadata); RuntimeError if ffmpeg fails."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is not installed (Debian package: ffmpeg)")
+    cmd = [ffmpeg, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}",
+           "-r", f"{fps:g}", "-i", "pipe:", *encoder, "-threads", "2", "-fflags", "+bitexact",
+           "-flags:v", "+bitexact", "-map_metadata", "-1", str(path)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for frame in frames:
+            proc.stdin.write(frame.tobytes())
+    finally:
+        proc.stdin.close()
+        err = proc.stderr.read().decode("utf-8", "replace")
+        proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed making {Path(path).name}: {err.strip()[-300:]}")
 
 
 def loop_concat(parts: list[Path], minutes: float, out: Path, listing: Path) -> Path:

@@ -263,7 +263,6 @@ def _sample(out_dir: Path, name: str, plan: Plan, seconds: float, enrolled: bool
         recordings.append(out_dir / f"{name}.enrolment.json")
         make_session(recordings[-1], [("type", 0, 150.0)], seed=ident + seed + 1, duration_s=150.0,
                      typists={0: _candidate_on_another_day(typists[0], factor)})
-    kinds = sorted({e["type"] for e in truth})
     return Sample(name=name, modality=MODALITY, recordings=recordings, duration_s=seconds, truth=truth,
                   clean=not truth, checks=list(_CHECKS))
 

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
-import subprocess
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ml_service.samples._media import loop_concat
+from ml_service.samples._media import encode_frames, loop_concat
 from ml_service.samples.truth import Sample
 
 __all__ = ["MODALITY", "PAGES", "generate", "make_clip", "make_long"]
@@ -249,38 +248,25 @@ def _truth(segments: list[Segment], allow: list[str]) -> list[dict]:
     return merged
 
 
-def _ffmpeg() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise RuntimeError("ffmpeg is not installed (Debian package ffmpeg)")
-    return exe
-
-
 def make_clip(path: Path, segments: list[Segment], fps: int = 5, seed: int = 0,
               allow: list[str] = ()) -> tuple[Path, list[dict]]:
     """Encode ``segments`` into an H.264 mp4 at ``path``; return it and its truth events."""
     rng = random.Random(seed)
     question, phase = rng.randrange(len(QUESTIONS)), rng.uniform(0, 6.28)
-    cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{W}x{H}",
-           "-r", str(fps), "-i", "pipe:", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-           "-g", str(5 * fps), "-pix_fmt", "yuv420p", "-threads", "2", "-fflags", "+bitexact",
-           "-flags:v", "+bitexact", "-map_metadata", "-1", str(path)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    frame, t0 = np.zeros((H, W, 3), np.uint8), 0.0
-    try:
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal question
+        frame, t0 = np.zeros((H, W, 3), np.uint8), 0.0
         for kind, seconds, *rest in segments:
             question = question + 1 if kind == "exam" and t0 > 0 and rng.random() < 0.5 else question
             for i in range(round(seconds * fps)):
                 t = t0 + i / fps
                 frame = _frame(kind, rest[0] if rest else None, t, question, phase) if kind != "frozen" else frame
-                proc.stdin.write(frame.tobytes())
+                yield frame
             t0 += seconds
-    finally:
-        proc.stdin.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed making {path.name}: {err.strip()[-300:]}")
+
+    encode_frames(Path(path), frames(), (W, H), fps, "bgr24",
+                  ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(5 * fps), "-pix_fmt", "yuv420p"])
     return Path(path), _truth(segments, list(allow))
 
 

@@ -29,7 +29,6 @@ A clip is a list of events over a calm candidate; each event plants its truth in
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -39,7 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ml_service.samples._media import loop_concat
+from ml_service.samples._media import encode_frames, loop_concat
 from ml_service.samples.truth import Sample
 
 __all__ = ["MODALITY", "generate", "long_truth", "make_clip", "make_long", "reference_photo"]
@@ -391,13 +390,6 @@ def _direction(e: tuple) -> str:
     return "left" if e[3] > 0 else "right"
 
 
-def _ffmpeg() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise RuntimeError("ffmpeg is not installed (Debian package ffmpeg)")
-    return exe
-
-
 def _encoder(path: Path) -> list[str]:
     if path.suffix == ".webm":
         return ["-c:v", "libvpx", "-b:v", "1M", "-deadline", "realtime", "-cpu-used", "8", "-g", "150",
@@ -415,19 +407,8 @@ def make_clip(path: Path, seconds: float, events: list[tuple], who: str = "obama
     """
     path = Path(path)
     clip = _Clip(path.parent, who, events, seed)
-    cmd = [_ffmpeg(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(FPS),
-           "-i", "pipe:", *_encoder(path), "-threads", "2", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-           "-map_metadata", "-1", str(path)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for i in range(int(round(seconds * FPS))):
-            proc.stdin.write(clip.frame(i).tobytes())
-    finally:
-        proc.stdin.close()
-        err = proc.stderr.read().decode("utf-8", "replace")
-        proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed making {path.name}: {err.strip()[-300:]}")
+    frames = (clip.frame(i) for i in range(int(round(seconds * FPS))))
+    encode_frames(path, frames, (W, H), FPS, "rgb24", _encoder(path))
     return path, _truth(events, mismatch, seconds)
 
 
