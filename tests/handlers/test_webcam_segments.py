@@ -20,6 +20,7 @@ from handlers.webcam.decode import frames, video_info
 from handlers.webcam.options import Options
 from handlers.webcam.webcam import process
 from ml_service.evaluation import interval_iou
+from ml_service.errors import HandlerLoadError
 from ml_service.isolation import IsolatedHandler, ProcessTree
 from ml_service.results import validate_result
 from ml_service.samples import webcam as clips
@@ -55,6 +56,14 @@ def test_worker_count_and_shortest_segment_come_from_the_environment(monkeypatch
         monkeypatch.setenv("ML_WEBCAM_PROCESSES", bad)
         with pytest.raises(ValueError, match="ML_WEBCAM_PROCESSES must be a positive int"):
             segments.processes()
+
+
+def test_a_bad_setting_is_a_load_error_at_start(monkeypatch):
+    monkeypatch.setenv("ML_WEBCAM_PROCESSES", "lots")
+    handler = IsolatedHandler("handlers.webcam.webcam.process")
+    with pytest.raises(HandlerLoadError, match="ML_WEBCAM_PROCESSES must be a positive int, got 'lots'"):
+        handler.start()
+    handler.stop()
 
 
 def _obs(t: float) -> Obs:
