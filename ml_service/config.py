@@ -34,6 +34,7 @@ ML_HANDLER_MEMORY_MB       per modality  resident-memory cap of the handler proc
 ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``fail`` (error answer)
 ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
 ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
+ML_MEDIA_DEADLINE_S        900       longest time one media file's download may take (all attempts)
 ML_METRICS_PORT            9400      /metrics and /healthz port: N, a range N-M (first free), or 0 (off)
 ML_METRICS_ADDR            0.0.0.0   address the metrics server binds
 ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
@@ -135,6 +136,7 @@ class Settings:
     rerun_interrupted: bool = True
     max_runs: int = 3
     media_timeout_s: float = 30.0
+    media_deadline_s: float = 900.0
     metrics_ports: tuple[int, ...] = (9400,)
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address
 
@@ -203,6 +205,7 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "rerun_interrupted": r.choice("ML_INFLIGHT_ON_START", ("RERUN", "FAIL"), "RERUN") == "RERUN",
         "max_runs": r.integer("ML_MAX_RUNS", 3),
         "media_timeout_s": r.number("ML_MEDIA_TIMEOUT_S", 30.0),
+        "media_deadline_s": r.number("ML_MEDIA_DEADLINE_S", 900.0),
         "metrics_ports": r.ports("ML_METRICS_PORT", (9400,)),
         "metrics_addr": r.text("ML_METRICS_ADDR", required=False) or "0.0.0.0",  # noqa: S104
     }

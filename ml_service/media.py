@@ -13,11 +13,13 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from ml_service.errors import MediaError
 
@@ -68,8 +70,9 @@ class MediaFetcher:
         session: requests.Session | None = None,
         attempts: int = 5,
         retry_wait: Callable[[float], bool] = threading.Event().wait,
+        deadline_s: float = 900.0,
     ) -> None:
-        self.attempts, self.retry_wait = attempts, retry_wait
+        self.attempts, self.retry_wait, self.deadline_s = attempts, retry_wait, deadline_s
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.max_bytes, self.timeout_s = max_bytes, timeout_s
         self.token_origin = _origin(token_origin) if token_origin else None
@@ -82,24 +85,28 @@ class MediaFetcher:
 
         Transient failures (connection errors, 5xx, a broken-off body) are retried
         ``attempts`` times in all, with growing pauses (0.5, 1, 2, 4 s); refusals are not.
+        All attempts together may take ``deadline_s`` (a trickling server cannot hold the
+        worker: the read timeout alone restarts with every byte).
         """
         target = dest_dir / safe_name(name)
         if target.exists():
             raise MediaError(f"two media files map to the same name {target.name!r}")
+        deadline = time.monotonic() + self.deadline_s
         for attempt in range(1, self.attempts + 1):
             try:
-                return self._fetch_once(name, url, target)
+                return self._fetch_once(name, url, target, deadline)
             except _Transient as exc:
-                if attempt == self.attempts or self.retry_wait(0.5 * 2 ** (attempt - 1)):
+                pause = 0.5 * 2 ** (attempt - 1)
+                if attempt == self.attempts or time.monotonic() + pause > deadline or self.retry_wait(pause):
                     raise MediaError(f"{exc} (after {attempt} attempt(s))") from exc
                 logger.info("Retrying the download of %s: %s", name, exc)
         raise AssertionError("unreachable")
 
-    def _fetch_once(self, name: str, url: str, target: Path) -> Path:
+    def _fetch_once(self, name: str, url: str, target: Path, deadline: float) -> Path:
         response = self._open(url)
         with response:
             self._check_length(name, response)
-            written = self._stream(name, response.iter_content(_CHUNK), target)
+            written = self._stream(name, _arriving(response), target, deadline)
         logger.debug("Downloaded %s (%d bytes)", name, written)
         return target
 
@@ -140,7 +147,7 @@ class MediaFetcher:
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise MediaError(f"media file {name!r} is {int(length)} bytes, over the {self.max_bytes}-byte limit")
 
-    def _stream(self, name: str, chunks: Iterator[bytes], target: Path) -> int:
+    def _stream(self, name: str, chunks: Iterator[bytes], target: Path, deadline: float) -> int:
         written = 0
         try:
             with open(target, "xb") as out:
@@ -148,6 +155,9 @@ class MediaFetcher:
                     written += len(chunk)
                     if written > self.max_bytes:
                         raise MediaError(f"media file {name!r} exceeds the {self.max_bytes}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise MediaError(f"download of {name!r} took over {self.deadline_s:.0f} s "
+                                         f"({written} bytes so far; ML_MEDIA_DEADLINE_S)")
                     out.write(chunk)
         except requests.RequestException as exc:
             target.unlink(missing_ok=True)
@@ -156,6 +166,27 @@ class MediaFetcher:
             target.unlink(missing_ok=True)
             raise
         return written
+
+
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives (``read1``: whatever one read gives, up to ``_CHUNK``), so the
+    deadline is checked after every read, not after a full chunk; urllib3's errors become
+    requests' as ``iter_content`` would make them."""
+    errors = urllib3.exceptions
+    while True:
+        try:
+            data = response.raw.read1(_CHUNK, decode_content=True)
+        except errors.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except errors.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except errors.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        except errors.HTTPError as exc:  # ReadTimeoutError and the rest
+            raise requests.ConnectionError(exc) from exc
+        if not data:
+            return
+        yield data
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

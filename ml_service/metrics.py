@@ -236,7 +236,7 @@ def health_windows(settings: Any) -> tuple[float, float]:
     """
     http, put = settings.http_timeout_s, settings.put_result_timeout_s
     stale = max(settings.poll_max_interval_s, settings.backoff_max_s) + put + 4 * http + 30
-    busy = 2 * settings.handler_timeout_s + settings.media_timeout_s + 3 * put + settings.backoff_max_s + 60
+    busy = 2 * settings.handler_timeout_s + settings.media_deadline_s + 3 * put + settings.backoff_max_s + 60
     return float(stale), float(busy)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpretty
 import pytest
 import requests
+import urllib3
 
 from ml_service.errors import MediaError
 from ml_service.media import MediaFetcher, job_dir, safe_name
@@ -364,11 +365,11 @@ def test_download_breaking_off_is_a_media_error(tmp_path):
         def __init__(self) -> None:
             self.reads = 0
 
-        def read(self, size: int) -> bytes:
+        def read1(self, size: int, decode_content: bool | None = None) -> bytes:
             self.reads += 1
             if self.reads == 1:
                 return b"first part"
-            raise requests.exceptions.ChunkedEncodingError("connection reset")
+            raise urllib3.exceptions.ProtocolError("connection reset")  # what urllib3 raises
 
         def close(self) -> None:
             pass

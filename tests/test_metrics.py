@@ -138,10 +138,11 @@ def test_a_running_job_is_healthy_until_the_busy_limit(m: Metrics, clock: Clock)
 
 def test_health_windows_from_the_default_settings() -> None:
     settings = SimpleNamespace(http_timeout_s=10.0, put_result_timeout_s=60.0, poll_max_interval_s=10.0,
-                               backoff_max_s=60.0, handler_timeout_s=600.0, media_timeout_s=30.0)
+                               backoff_max_s=60.0, handler_timeout_s=600.0, media_timeout_s=30.0,
+                               media_deadline_s=900.0)
     stale, busy = metrics.health_windows(settings)
     assert stale == 60 + 60 + 40 + 30
-    assert busy == 1200 + 30 + 180 + 60 + 60
+    assert busy == 1200 + 900 + 180 + 60 + 60
 
 
 # -- ports ----------------------------------------------------------------------------------------
