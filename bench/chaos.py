@@ -116,14 +116,15 @@ def run_chaos(submissions: int, workers: int, kill_every_s: float, fault_rate: f
             sandbox.faults = FaultPlan()
             fleet.stop_all()
         counts = Counter(r["session_id"] for r in sandbox.results())
-        errors = sum(1 for r in sandbox.results() if not r["body"].get("correct"))
+        failed = [r["body"] for r in sandbox.results() if not r["body"].get("correct")]
     logs = "".join(p.read_text(errors="replace") for p in root.glob("worker-*.log"))
     return {
         "submitted": len(ids),
         "answered_once": sum(1 for s in ids if counts[s] == 1),
         "answered_twice_or_more": sum(1 for s in ids if counts[s] >= 2),
         "lost": sum(1 for s in ids if counts[s] == 0),
-        "error_answers": errors,
+        "error_answers": len(failed),
+        "error_messages": sorted({str(b.get("msg"))[:200] for b in failed}),
         "secrets_in_logs": sum(logs.count(s) for s in (SECRET, XQ_PASSWORD)) + len(_TOKEN_LIKE.findall(logs)),
         "kills": dict(fleet.kills),
         "faults_injected": injected,
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run_chaos(args.submissions, args.workers, args.kill_every, args.fault_rate, args.seed,
                         args.timeout, root)
     print(json.dumps({"record": "chaos", **figures}))
-    for key in ("submitted", "answered_once", "answered_twice_or_more", "lost", "error_answers",
+    for key in ("submitted", "answered_once", "answered_twice_or_more", "lost", "error_answers", "error_messages",
                 "secrets_in_logs", "kills", "faults_injected", "wall_s"):
         print(f"{key:<24} {figures[key]}", file=sys.stderr)
     ok = figures["lost"] == 0 and figures["secrets_in_logs"] == 0
