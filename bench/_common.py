@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_DATA = ROOT / "bench-data"
 
-__all__ = ["DEFAULT_DATA", "ROOT", "add_overlays", "decode_every_frame", "emit", "fmt", "opencv_capture",
+__all__ = ["DEFAULT_DATA", "ROOT", "add_overlays", "decode_every_frame", "handler_on", "emit", "fmt", "opencv_capture",
            "speed_module_files", "table"]
 
 
@@ -87,3 +87,15 @@ def decode_every_frame(path: Path) -> dict[str, Any]:
         frames += 1
     cap.release()
     return {"frames": frames}
+
+
+def handler_on(modality: str, path: Path) -> dict[str, Any]:
+    """The speed modules' ``pipeline``: ``handlers.<m>.<m>.process`` on one recording, with the
+    worker's input; its result."""
+    import importlib
+
+    from ml_service.samples.truth import recording_input
+
+    process = importlib.import_module(f"handlers.{modality}.{modality}").process
+    result, _ = process(recording_input(modality, path))
+    return result

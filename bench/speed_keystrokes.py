@@ -16,10 +16,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from handlers.keystrokes.keystrokes import process
+from _common import handler_on
+
+import handlers.keystrokes.keystrokes  # noqa: F401 - imported before the timed call
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import MAX_FLIGHT_S
-from ml_service.samples.truth import recording_input
 
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 
@@ -45,9 +46,8 @@ def decode_only(path: Path) -> dict[str, Any]:
 
 
 def pipeline(path: Path) -> dict[str, Any]:
-    """The handler on the log; returns its result."""
-    result, _ = process(recording_input(MODALITY, path))
-    return result
+    """The handler on the file, as the worker calls it; returns its result."""
+    return handler_on(MODALITY, path)
 
 
 def _features(events: list[dict[str, Any]], scale: float) -> list[tuple[float, str, float | None]]:

@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import decode_every_frame
+from _common import decode_every_frame, handler_on
 
-from ml_service.samples.truth import recording_input
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,10 +48,8 @@ def decode_only(path: Path) -> dict[str, Any]:
 
 
 def pipeline(path: Path) -> dict[str, Any]:
-    from handlers.screencast.screencast import process
-
-    result, _ = process(recording_input(MODALITY, path))
-    return result
+    """The handler on the file, as the worker calls it; returns its result."""
+    return handler_on(MODALITY, path)
 
 
 def naive(path: Path, budget_s: float) -> dict[str, Any]:

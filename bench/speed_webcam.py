@@ -17,9 +17,8 @@ from typing import Any
 
 import cv2
 
-from _common import decode_every_frame, opencv_capture
+from _common import decode_every_frame, handler_on, opencv_capture
 
-from ml_service.samples.truth import recording_input
 
 __all__ = ["MODALITY", "decode_only", "naive", "pipeline"]
 
@@ -32,10 +31,8 @@ def decode_only(path: Path) -> dict[str, Any]:
 
 
 def pipeline(path: Path) -> dict[str, Any]:
-    from handlers.webcam.webcam import process
-
-    result, _ = process(recording_input(MODALITY, path))
-    return result
+    """The handler on the file, as the worker calls it; returns its result."""
+    return handler_on(MODALITY, path)
 
 
 def naive(path: Path, budget_s: float) -> dict[str, Any]:
