@@ -269,7 +269,8 @@ def test_generator_is_deterministic_and_make_long_is_long(tmp_path: Path) -> Non
     assert _run([long])["media"]["duration_s"] == pytest.approx(360.0, abs=1.0)
 
 
-def test_speed_bench_functions(tmp_path: Path) -> None:
+def test_speed_bench_functions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as bench/speed.py runs it: beside _common.py
     spec = importlib.util.spec_from_file_location("speed_keystrokes", ROOT / "bench" / "speed_keystrokes.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
