@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -169,12 +170,18 @@ def _latest_per_session(rows: list[dict[str, Any]], expected: dict[str, Sample])
 
 
 def _keep_running(sandbox: Sandbox) -> None:
+    """Serve until Ctrl-C or SIGTERM."""
     print(f"status page: {sandbox.platform_url}/  (each result links to its report; Ctrl-C to stop)",
           flush=True)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        while not stop.wait(1.0):
+            pass
     except KeyboardInterrupt:
         print()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:

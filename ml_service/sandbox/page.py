@@ -35,21 +35,22 @@ th{background:#f3f3f3}.alive{color:#070}.stale{color:#a60}.stopped{color:#888}
 </style></head><body>
 <h1>ml-service sandbox</h1>
 <p>XQueue: <code>{{ xqueue_url }}</code> &middot; platform: <code>{{ platform_url }}</code>
-<span class="meta">&middot; this page reloads every {{ refresh_s }} s</span></p>
+<span class="meta">&middot; times are UTC &middot; this page reloads every {{ refresh_s }} s</span></p>
 <h2>Services ({{ services|length }})</h2>
 <table><tr><th>name</th><th>queue</th><th>host</th><th>version</th><th>status</th><th>last event</th>
-<th>at</th><th>last heartbeat</th><th>current session</th><th>done</th><th>failed</th>
+<th>last heartbeat</th><th>current session</th><th>done</th><th>failed</th>
 <th>sessions / min</th><th>mean analysis</th><th>last error</th></tr>
 {% for s in services %}<tr><td>{{ s.name }}</td><td>{{ s.queue }}</td><td>{{ s.host }}</td>
-<td>{{ s.version }}</td><td class="{{ s.status }}">{{ s.status }}</td><td>{{ s.last_event }}</td>
-<td>{{ s.last_event_time }}</td><td>{{ s.last_heartbeat or "-" }}</td><td>{{ s.current_session or "-" }}</td>
+<td>{{ s.version }}</td><td class="{{ s.status }}">{{ s.status }}</td>
+<td>{{ s.last_event }} <span title="{{ s.last_event_time }}">{{ s.last_event_time|clock }}</span></td>
+<td title="{{ s.last_heartbeat or '' }}">{{ s.last_heartbeat|clock }}</td><td>{{ s.current_session or "-" }}</td>
 <td class="num">{{ s.ok }}</td><td class="num {{ 'failed' if s.failed else '' }}">{{ s.failed }}</td>
 <td class="num">{{ "%.1f"|format(s.per_minute) if s.per_minute is not none else "-" }}</td>
 <td class="num">{{ "%.1f s"|format(s.mean_processing_s) if s.mean_processing_s is not none else "-" }}</td>
 <td>{% if s.last_error %}<span class="failed">error {{ s.last_error.error_code }}</span>
-at {{ s.last_error.received }} (session {{ s.last_error.session_id or s.last_error.submission_id or "?" }}):
+at <span title="{{ s.last_error.received }}">{{ s.last_error.received|clock }}</span> (session {{ s.last_error.session_id or s.last_error.submission_id or "?" }}):
 {{ s.last_error.reason }}{% else %}-{% endif %}</td></tr>
-{% else %}<tr><td colspan="14">no service has sent an event yet</td></tr>{% endfor %}
+{% else %}<tr><td colspan="13">no service has sent an event yet</td></tr>{% endfor %}
 </table>
 <h2>Queues</h2>
 <table><tr><th>queue</th><th>waiting</th></tr>
@@ -58,16 +59,27 @@ at {{ s.last_error.received }} (session {{ s.last_error.session_id or s.last_err
 <h2>Latest results ({{ results|length }})</h2>
 <table><tr><th>received</th><th>session</th><th>modality / queue</th><th>submission</th>
 <th>violations</th><th>checks found</th><th>score</th><th>error_code</th><th>report</th></tr>
-{% for r in results %}<tr><td>{{ r.received }}</td><td>{{ r.session_id or "-" }}</td>
+{% for r in results %}<tr><td title="{{ r.received }}">{{ r.received|clock }}</td><td>{{ r.session_id or "-" }}</td>
 <td>{{ r.modality }}</td><td>{{ r.submission_id }}</td><td class="num">{{ r.violations }}</td>
-<td>{{ r.checks or "-" }}</td><td>{{ r.score }}</td>
+<td>{{ r.checks or "-" }}</td><td class="num">{{ r.score|score }}</td>
 <td class="{{ 'failed' if r.error_code not in (0, '-') else '' }}">
 {{ r.error_code }}</td><td>{% if r.report %}<a href="/report/{{ r.report }}">report</a>{% else %}-{% endif %}</td></tr>
 {% else %}<tr><td colspan="9">no result yet</td></tr>{% endfor %}
 </table></body></html>
 """
 
-_PAGE = Environment(autoescape=True).from_string(_TEMPLATE)
+def _clock(stamp: Any) -> str:
+    """``10:00:00`` from ``2026-11-23T10:00:00.123Z`` (the full time is in the cell's title)."""
+    return stamp[11:19] if isinstance(stamp, str) and len(stamp) >= 19 else "-"
+
+
+def _score(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+_ENV = Environment(autoescape=True)
+_ENV.filters.update(clock=_clock, score=_score)
+_PAGE = _ENV.from_string(_TEMPLATE)
 
 
 def _inner(result: Mapping[str, Any]) -> dict[str, Any]:
