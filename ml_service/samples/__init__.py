@@ -37,6 +37,7 @@ __all__ = [
     "load_modality",
     "modality_names",
     "read_truth",
+    "reuse_set",
     "write_truth",
 ]
 
@@ -87,7 +88,7 @@ def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False,
     out_dir = Path(out_dir)
     wanted = sorted(set(only)) if only is not None else None
     stamp = {"seed": seed, "generator": generator_version(module), "only": wanted}
-    reused = None if force else _reuse(out_dir, stamp)
+    reused = None if force else reuse_set(out_dir, stamp)
     if reused is not None:
         return reused, True
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,10 +119,12 @@ def _generate(module: ModuleType, out_dir: Path, seed: int, wanted: list[str] | 
     return chosen
 
 
-def _reuse(out_dir: Path, stamp: dict) -> list[Sample] | None:
+def reuse_set(out_dir: Path, stamp: dict) -> list[Sample] | None:
+    """The samples of ``out_dir`` if its stamp file matches ``stamp`` and every medium exists
+    (a stamp written before ``only`` existed reads as a whole set)."""
     try:
         saved = json.loads((out_dir / STAMP_NAME).read_text())
-        if {k: saved.get(k) for k in stamp} != stamp:  # an older stamp without "only": a whole set
+        if {k: saved.get(k) for k in stamp} != stamp:
             return None
         samples = [read_truth(out_dir / f) for f in saved["truth_files"]]
     except (OSError, ValueError, KeyError, TypeError):
