@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"where the sample recordings are kept and reused (default: {default_cache()})")
     parser.add_argument("--modality", action="append", choices=list(DEMO_SAMPLES), default=None,
                         help="only this modality's sessions (repeatable; default: all)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="give up waiting for results after this many seconds")
     parser.add_argument("--xqueue-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--platform-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
