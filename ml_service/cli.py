@@ -157,9 +157,11 @@ def build_worker(settings: Settings) -> Worker:
         shutdown_grace_s=settings.shutdown_grace_s, rerun_interrupted=settings.rerun_interrupted,
         max_runs=settings.max_runs, wait_for_other_s=settings.handler_timeout_s)
     stop_event = threading.Event()
+    outbox = EventOutbox(platform, store=journal)
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
-                                modality=settings.queue_name, retry_wait=stop_event.wait)
-    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
+                                modality=settings.queue_name, retry_wait=stop_event.wait,
+                                alert=functools.partial(outbox.post, "violation_detected"))
+    return Worker(xqueue, settings.queue_name, run_job, outbox, journal,
                   timing, stop_event=stop_event, cancel=cancel)
 
 

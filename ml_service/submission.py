@@ -47,6 +47,8 @@ class SessionSpec:
     reference_photo: str | None
     reference_voice: str | None
     recordings: list[str]
+    segment: dict[str, Any] | None = None  # one segment of a live session (ml_service.live)
+    media_urls: dict[str, str] = field(default_factory=dict)  # more files by URL (name -> URL)
 
 
 def decode_pull(content: Any) -> Pulled:
@@ -129,7 +131,10 @@ def parse_body(pulled: Pulled) -> SessionSpec:
     if problems:
         raise SubmissionError("xqueue_body does not match the submission schema: " + "; ".join(problems))
     refs = {body.get("reference_photo"), body.get("reference_voice")} - {None}
-    missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files)
+    urls = body.get("media_urls", {})
+    if set(urls) & set(pulled.files):
+        raise SubmissionError("media_urls repeats names of xqueue_files: " + ", ".join(sorted(set(urls) & set(pulled.files))))
+    missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files | urls)
     if missing:
         raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {', '.join(missing)}")
     recordings = body.get("recordings") or sorted(n for n in pulled.files if n not in refs)
@@ -140,6 +145,8 @@ def parse_body(pulled: Pulled) -> SessionSpec:
         reference_photo=body.get("reference_photo"),
         reference_voice=body.get("reference_voice"),
         recordings=list(recordings),
+        segment=body.get("segment"),
+        media_urls=dict(urls),
     )
 
 

@@ -67,6 +67,8 @@ def _speaker_events(audio, segments, opts: Options, reference, facts) -> list[di
     d = speakers.diarize(audio, segments, opts.embed_hop_s, opts.speaker_similarity, opts.speaker_min_s)
     facts.update(speakers=len(d.centroids), embeddings=d.windows,
                  speaker_speech_s=[round(s, 1) for s in d.seconds])
+    if len(d.centroids):
+        facts["_first_voice"] = d.centroids[0]  # the dominant voice: a live session carries it
     events: list[dict] = []
     if opts.enabled("multiple_speakers"):
         events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_similarity)

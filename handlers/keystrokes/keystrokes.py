@@ -18,6 +18,7 @@ import numpy as np
 
 from handlers.keystrokes.checks import automation, idle, paste_bursts
 from handlers.keystrokes.events import KeyLog, LogError, read_log
+from handlers.keystrokes.live import baseline_log, carry_out, edge_idle
 from handlers.keystrokes.options import Options, OptionsError
 from handlers.keystrokes.rhythm import Timing, build_profile, timing, typist_change
 from ml_service.results import ErrorCode, build_result, error_result
@@ -42,11 +43,15 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         vocab: dict[str, int] = {}
         session = _read(session_item, vocab, opts)
         enrolment = _read(enrolment_item, vocab, opts) if enrolment_item else None
+        segment = submission.get("segment")  # a live session's segment: see live.py
+        enrolment = enrolment or baseline_log(segment, vocab, opts)
     except (OptionsError, _RecordingsError) as exc:
         return _failed(modality, ErrorCode.BAD_SUBMISSION, str(exc), started)
     except LogError as exc:
         return _failed(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), started)
     violations, notes = analyse(session, enrolment, opts, len(vocab))
+    if segment and "idle" in opts.checks:
+        violations += edge_idle(session, opts, segment)
     media = {
         "duration_s": round(session.duration_s, 3),
         "files": [_file_facts("recording", session)]
@@ -54,6 +59,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         "checks": notes,
     }
     result = build_result(modality, violations, media, time.monotonic() - started)
+    if segment:
+        result["carry"] = carry_out(segment, session, vocab, opts)
     return result, _summary(session, violations)
 
 

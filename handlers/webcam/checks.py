@@ -20,7 +20,7 @@ from handlers.webcam.identity import distance
 from handlers.webcam.intervals import Span, merge, spans
 from handlers.webcam.options import Options
 
-__all__ = ["People", "all_checks"]
+__all__ = ["People", "all_checks", "first_person"]
 
 Violation = dict[str, Any]
 
@@ -72,15 +72,36 @@ class People:
     pose, gaze, smile and mouth (medians): baselines are per person, so a second person's
     different habits are not read as the first person's violations."""
 
-    def __init__(self, data: Observations, opts: Options) -> None:
+    def __init__(self, data: Observations, opts: Options, usual: dict[str, float] | None = None,
+                 first: np.ndarray | None = None) -> None:
         self.tracks = _tracks(data, opts)
         self.person_of_track = _group(self.tracks, data, opts)
         self.person = [self._person_at(o.t) for o in data.obs]
         self.base: dict[int, dict[str, float]] = {}
+        self.samples: dict[int, int] = {}
         for pid in set(self.person) - {None}:
             faces = [o.face for o, p in zip(data.obs, self.person) if p == pid and o.face is not None]
+            self.samples[pid] = len(faces)
             self.base[pid] = {a: float(np.median([getattr(f, a) for f in faces])) if faces else 0.0
                               for a in _BASE_ATTRS}
+        self.main = self._main(data, opts, first)
+        if usual and self.main is not None:  # a live session: the person's baseline so far counts too
+            n, m = usual.get("samples", 0), self.samples[self.main]
+            self.base[self.main] = {a: (usual.get(a, v) * n + v * m) / max(1, n + m)
+                                    for a, v in self.base[self.main].items()}
+
+    def _main(self, data: Observations, opts: Options, first: np.ndarray | None) -> int | None:
+        """The session's first person (nearest to ``first``), or else the person seen most;
+        None when ``first`` is known and nobody here is that person."""
+        if first is None:
+            return max(self.samples, key=lambda p: (self.samples[p], -p)) if self.samples else None
+        near = {}
+        for pid in self.samples:
+            spans = [s for s, p in zip(self.tracks, self.person_of_track) if p == pid]
+            embs = [e for t, e in data.embeddings if any(s0 <= t <= s1 for s0, s1, _ in spans)]
+            if embs and distance(np.mean(embs, axis=0), first) <= opts.identity_max_distance:
+                near[pid] = distance(np.mean(embs, axis=0), first)
+        return min(near, key=near.get) if near else None
 
     def _person_at(self, t: float) -> int | None:
         for i, (s0, s1, _) in enumerate(self.tracks):
@@ -203,15 +224,25 @@ def expressions(data: Observations, opts: Options, people: People) -> list[Viola
     return [_violation("expression_cues", s, 0.3, cue=s[2], note="a cue, not an accusation") for s in found]
 
 
-def identity(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
+def first_person(data: Observations, opts: Options) -> np.ndarray | None:
+    """The mean embedding of the first face track that has embeddings."""
+    for s0, s1, _ in _tracks(data, opts):
+        embs = [e for t, e in data.embeddings if s0 <= t <= s1]
+        if embs:
+            return np.mean(embs, axis=0)
+    return None
+
+
+def identity(data: Observations, opts: Options, reference: np.ndarray | None,
+             first: np.ndarray | None = None) -> list[Violation]:
     """Face tracks (runs of presence) with embeddings: compared to the reference and to the
-    session's first person."""
+    session's first person (``first``: known from earlier segments of a live session)."""
     tracks = _tracks(data, opts)
     embedded = [(s, [e for t, e in data.embeddings if s[0] <= t <= s[1]]) for s in tracks]
     embedded = [(s, e) for s, e in embedded if e]
     if not embedded:
         return []
-    first = np.mean(embedded[0][1], axis=0)
+    first = first if first is not None else np.mean(embedded[0][1], axis=0)
     out = []
     for span, embs in embedded:
         for kind, target in (("identity_mismatch", reference), ("identity_change", first)):
@@ -277,7 +308,9 @@ def _identity_cuts(data: Observations, opts: Options, start: float, end: float) 
     return cuts
 
 
-def all_checks(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
-    people = People(data, opts)
-    return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference),
+def all_checks(data: Observations, opts: Options, reference: np.ndarray | None,
+               first: np.ndarray | None = None, usual: dict[str, float] | None = None) -> list[Violation]:
+    """Every check; ``first`` and ``usual`` come from earlier segments of a live session."""
+    people = People(data, opts, usual, first)
+    return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference, first),
             *pose(data, opts, people), *talking(data, opts, people), *expressions(data, opts, people)]

@@ -17,6 +17,7 @@ import numpy as np
 
 from handlers.webcam.checks import all_checks
 from handlers.webcam.decode import MediaUnreadable, video_info
+from handlers.webcam.live import carried, carry_out
 from handlers.webcam.options import Options
 from handlers.webcam.segments import analyse, min_segment_s, processes
 from ml_service.errors import SubmissionError
@@ -47,6 +48,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     notes: list[str] = []
     reference = _reference(submission.get("reference_photo"), notes)
     violations, offset, frames, files = [], 0.0, 0, []
+    segment = submission.get("segment")  # a live session's segment: see live.py
+    first, usual = carried(segment)
     for path in recordings:
         try:
             info = video_info(path)
@@ -54,7 +57,7 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         except MediaUnreadable as exc:
             msg = f"{path.name}: unreadable video: {exc}"
             return error_result(modality, ErrorCode.MEDIA_UNREADABLE, msg, time.monotonic() - started), msg
-        for v in all_checks(data, opts, reference):
+        for v in all_checks(data, opts, reference, first, usual):
             violations.append({**v, "start_s": round(v["start_s"] + offset, 2), "end_s": round(v["end_s"] + offset, 2)})
         frames += len(data.obs)
         files.append({"name": path.name, "duration_s": round(data.end_s, 3), "codec": info.codec,
@@ -68,6 +71,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if notes:
         media["notes"] = notes
     result = build_result(modality, violations, media, time.monotonic() - started)
+    if segment:
+        result["carry"] = carry_out(data, opts, first, usual)
     return result, _summary(violations, offset, notes)
 
 

@@ -1,0 +1,130 @@
+"""A live session end to end: segments across two workers, one out of order, one duplicated.
+
+The platform side is :class:`ml_service.live_platform.LiveSession` against the sandbox over real
+sockets; each worker is a real :func:`ml_service.cli.build_worker` with its own state (no shared
+store), made to pull the segments it is meant to get (``run_once``). The merged result must
+equal one pass over the whole recording (same events, edges within 1 s), and every violation
+must be alerted exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ml_service.cli import build_worker
+from ml_service.config import Settings
+from ml_service.demo_samples import default_cache, make_demo_samples
+from ml_service.live_cut import cut, plan
+from ml_service.live_platform import LiveSession
+from ml_service.sandbox import Sandbox, SandboxConfig
+from ml_service.worker import Worker
+
+XQ_PASSWORD = "xq-live-password-9"
+CLIENTS = {"live-a": "live-secret-a-123456", "live-b": "live-secret-b-654321"}
+SAMPLE = "webcam-leaves-and-returns"
+
+
+@pytest.fixture(scope="module")
+def recording() -> Path:
+    made = make_demo_samples(default_cache(), ["webcam"])
+    return next(s for s in made["webcam"] if s.name == SAMPLE).recordings[0]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    config = SandboxConfig(state_dir=tmp_path / "sandbox", xqueue_port=0, platform_port=0,
+                           users={"ml_service": XQ_PASSWORD}, queues=["webcam"], clients=CLIENTS)
+    with Sandbox(config) as sb:
+        yield sb
+
+
+def _worker(sb: Sandbox, tmp_path: Path, name: str) -> Worker:
+    env = {"XQUEUE_URL": sb.xqueue_url, "PLATFORM_URL": sb.platform_url, "ML_XQUEUE_AUTH": f"ml_service:{XQ_PASSWORD}",
+           "ML_XQUEUE_NAME": "webcam", "ML_ANALYZER": "handlers.webcam.webcam.process", "ML_CLIENT_ID": name,
+           "ML_CLIENT_SECRET": CLIENTS[name], "ML_SERVICE_NAME": name, "ML_WORK_DIR": str(tmp_path),
+           "ML_STATE_DIR": str(tmp_path / name), "ML_POLL_INTERVAL_S": "0.05", "ML_POLL_MAX_INTERVAL_S": "0.2",
+           "ML_METRICS_PORT": "0"}
+    return build_worker(Settings.from_env(env))
+
+
+def _pull_one(worker: Worker) -> None:
+    for _ in range(200):
+        if worker.run_once():
+            return
+    raise AssertionError(f"{worker.queue}: nothing to pull")
+
+
+def _same_events(found: list[dict], expected: list[dict], edge_s: float = 1.0) -> list[str]:
+    """Differences between two violation lists (type and edges within ``edge_s``), as text."""
+    problems = []
+    if Counter(v["type"] for v in found) != Counter(v["type"] for v in expected):
+        problems.append(f"types differ: {sorted(v['type'] for v in found)} vs {sorted(v['type'] for v in expected)}")
+    for a, b in zip(sorted(found, key=lambda v: (v["type"], v["start_s"])),
+                    sorted(expected, key=lambda v: (v["type"], v["start_s"]))):
+        if abs(a["start_s"] - b["start_s"]) > edge_s or abs(a["end_s"] - b["end_s"]) > edge_s:
+            problems.append(f"{a['type']} {a['start_s']}-{a['end_s']} vs {b['start_s']}-{b['end_s']}")
+    return problems
+
+
+def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_path, recording):
+    cuts = plan(50.0, 50.0 / 6)
+    files = cut(recording, tmp_path / "segments", cuts)
+    assert len(files) == 6
+    a, b = _worker(sandbox, tmp_path, "live-a"), _worker(sandbox, tmp_path, "live-b")
+    try:
+        sandbox.submit_session("webcam", {"session_id": "one-pass", "modality": "webcam",
+                                          "recordings": [recording.name]}, {recording.name: recording})
+        _pull_one(a)
+        whole = next(r["body"]["result"] for r in sandbox.results() if r["session_id"] == "one-pass")
+        assert "live" not in whole and "carry" not in whole  # a whole recording is answered as before
+
+        live = LiveSession(sandbox, "webcam", "live-1")
+
+        def segment(index: int, worker: Worker, count: int = 1) -> dict:
+            live.submit(index, cuts[index][0], {files[index].name: files[index]}, last=index == 5)
+            _pull_one(worker)
+            return live.wait(index, count)["result"]
+
+        answers = {0: segment(0, a), 1: segment(1, b), 3: segment(3, a), 2: segment(2, b)}
+        duplicate = segment(2, a, count=2)
+        answers |= {4: segment(4, b), 5: segment(5, a)}
+    finally:
+        for worker in (a, b):
+            worker.cancel()
+
+    assert answers[3]["live"]["carry"] == "partial"  # out of order: it came before segment 2
+    assert answers[2]["live"]["carry"] == "used" and answers[4]["live"]["carry"] == "used"
+    assert duplicate["live"]["duplicate"] and duplicate["live"]["alerted"] == []
+    assert duplicate["violations"] == answers[2]["violations"]
+    for index in range(5):
+        assert answers[index]["live"]["final"] is False
+        spans = [(v["start_s"], v["end_s"]) for v in answers[index]["violations"]]
+        assert all(cuts[index][0] - 0.1 <= s <= e <= cuts[index][1] + 0.1 for s, e in spans), (index, spans)
+
+    final = answers[5]
+    assert final["live"]["final"] and final["live"]["gaps"] == [] and final["error_code"] == 0
+    assert [s["index"] for s in final["media"]["segments"]] == list(range(6))
+    assert abs(final["media"]["duration_s"] - whole["media"]["duration_s"]) < 0.1
+    assert whole["violations"], "the sample holds violations"
+    assert _same_events(final["violations"], whole["violations"]) == []
+    assert final["live"]["cuts_without_carry"] == [3]  # analysed before 2: said so, still joined
+
+    alerts = [e["data"] for e in sandbox.events() if e["event_type"] == "violation_detected"]
+    assert len(alerts) == len(final["violations"])  # one per violation, none twice
+    assert Counter(x["alert_id"] for x in alerts) == Counter(final["live"]["alert_ids"])
+    for alert, violation in zip(sorted(alerts, key=lambda x: x["start_s"]), final["violations"]):
+        assert alert["session_id"] == "live-1" and alert["type"] == violation["type"]
+        assert alert["start_s"] == pytest.approx(violation["start_s"], abs=0.01)
+    assert [x["copies"] for x in sandbox.alerts()] == [1] * len(alerts)
+
+    by_worker = Counter((e["service"]["name"], e["data"]["result"]["live"]["index"]) for e in sandbox.events()
+                        if e["event_type"] == "session_processing_end" and "live" in e["data"]["result"])
+    assert by_worker == Counter({("live-a", 0): 1, ("live-b", 1): 1, ("live-a", 3): 1, ("live-b", 2): 1,
+                                 ("live-a", 2): 1, ("live-b", 4): 1, ("live-a", 5): 1})
+
+    import requests
+    page = requests.get(sandbox.platform_url + "/", timeout=10).text
+    assert "Live sessions (1)" in page and "live-1" in page and "face_absent" in page
