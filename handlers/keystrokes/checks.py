@@ -78,7 +78,7 @@ def automation(tm: Timing, opts: Options) -> tuple[list[dict[str, Any]], np.ndar
     spans = merge_spans([(float(tm.t[a]), float(tm.t[b]), a, b) for a, b in spans], _AUTOMATION_MERGE_S)
     found = []
     for start_s, end_s, a, b in spans:
-        if b - a + 1 < width // 2:
+        if b - a + 1 < width // 2 or end_s - start_s < opts.automation_min_s:
             continue
         covered[a : b + 1] = True
         found.append(_automation_violation(tm, a, b, start_s, end_s, opts))

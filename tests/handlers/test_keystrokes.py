@@ -86,7 +86,7 @@ def test_typist_change_against_the_enrolment_profile(tmp_path: Path) -> None:
     result = _run(logs)
     _assert_found(result, truth, "typist_change", 0.6)
     details = _of(result, "typist_change")[0]["details"]
-    assert details["baseline"] == "enrolment" and details["distance"] > details["threshold"] == 1.6
+    assert details["baseline"] == "enrolment" and details["evidence"] >= details["threshold"] == 120.0
 
 
 def test_typist_change_against_the_session_start(tmp_path: Path) -> None:
@@ -102,9 +102,11 @@ def test_impostor_who_hands_back_is_one_interval(tmp_path: Path) -> None:
     _assert_found(_run(logs), truth, "typist_change", 0.6)
 
 
-def test_typist_threshold_comes_from_the_options(tmp_path: Path) -> None:
+def test_typist_evidence_threshold_comes_from_the_options(tmp_path: Path) -> None:
     logs, _ = _session(tmp_path, [("type", 0, 20.0), ("type", 1, 60.0)], 60.0, enrolled=True)
-    assert _of(_run(logs, typist_threshold=50.0), "typist_change") == []
+    peak = _of(_run(logs), "typist_change")[0]["details"]["evidence"]
+    assert _of(_run(logs, typist_evidence=peak * 1.01), "typist_change") == []
+    assert _of(_run(logs, typist_evidence=peak * 0.99), "typist_change")
 
 
 def test_too_short_an_enrolment_falls_back_to_the_session_start(tmp_path: Path) -> None:
@@ -216,8 +218,8 @@ def test_huge_log_is_refused_before_it_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("options, problem", [
     ({"idle_min_s": -1}, "option idle_min_s must be a number > 0"),
     ({"paste_min_chars": True}, "option paste_min_chars must be an integer > 0"),
-    ({"typist_window_keys": 2.5}, "option typist_window_keys must be an integer > 0"),
-    ({"typist_threshold": 1.0}, "option typist_threshold must be > 1"),
+    ({"typist_memory_keys": 2.5}, "option typist_memory_keys must be an integer > 0"),
+    ({"typist_evidence": 0}, "option typist_evidence must be a number > 0"),
     ({"checks": ["idle", "gaze"]}, "option checks must be a list drawn from"),
     ({"idle_include_edges": "yes"}, "option idle_include_edges must be true or false"),
     ({"enrolment_recording": "missing.json"}, "enrolment_recording 'missing.json' is not among"),
