@@ -283,3 +283,20 @@ def test_speed_bench_functions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     quick = bench.naive(log, budget_s=0.0)
     assert quick["extrapolated"] and quick["seconds_per_media_second"] > 0
     assert os.path.exists(log)
+
+
+def test_held_key_repeats_and_unmatched_releases_are_not_idle(tmp_path: Path) -> None:
+    repeats = [{"t": 1000 + 33 * i, "type": "down", "key": "Backspace"} for i in range(1213)]
+    held = _write(tmp_path / "held.json", {"events": [
+        *repeats, {"t": 41_100, "type": "up", "key": "Backspace"},
+        {"t": 75_100, "type": "down", "key": "a"}, {"t": 75_200, "type": "up", "key": "a"}]})
+    result = _run([held])
+    assert result["media"]["files"][0]["auto_repeats"] == 1212
+    assert [(v["start_s"], v["end_s"]) for v in _of(result, "idle")] == [(41.1, 75.1)]
+    lost = _write(tmp_path / "lost.json", {"events": [
+        {"t": 1000, "type": "down", "key": "a"}, {"t": 1100, "type": "up", "key": "a"},
+        {"t": 35_000, "type": "up", "key": "Meta"},  # the Cmd+Tab back: its press went to another app
+        {"t": 69_000, "type": "down", "key": "b"}, {"t": 69_100, "type": "up", "key": "b"}]})
+    result = _run([lost])
+    assert result["media"]["files"][0]["unmatched_ups"] == 1
+    assert [(v["start_s"], v["end_s"]) for v in _of(result, "idle")] == [(1.1, 35.0), (35.0, 69.0)]
