@@ -18,7 +18,8 @@
    from the keystroke after ``C`` last stood at 0 (where the evidence started to grow) to the
    keystroke where ``C`` peaked (where it stopped growing). Changes less than ``typist_merge_s``
    apart are joined, shorter than ``typist_min_s`` dropped. Confidence: 0.5 at
-   ``typist_evidence``, 1.0 at twice that.
+   ``typist_evidence``, 1.0 at twice that. Against a profile of the session's own start (no
+   enrolment) the threshold is :data:`SESSION_START_FACTOR` times higher.
 
 The defaults were chosen on half of the people of the real development set
 (``ml_service/realsets/keystrokes.py``); the other half is the held-out check (handler README).
@@ -36,10 +37,11 @@ from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
 
-__all__ = ["R_CAP", "TEMPO_ITEMS", "Evidence", "evidence", "typist_change"]
+__all__ = ["R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS", "Evidence", "evidence", "typist_change"]
 
 R_CAP = 2.5
 TEMPO_ITEMS = 100
+SESSION_START_FACTOR = 2.0  # a profile of the session's first minutes is thinner: ask for more evidence
 _TEMPO_MIN_ITEMS = 10
 
 
@@ -71,16 +73,18 @@ def _residuals(values: np.ndarray, ids: np.ndarray, table: Table, opts: Options)
 
 def _consistency(r: np.ndarray, ids: np.ndarray, memory: int) -> np.ndarray:
     """Per timing: squared deviation plus agreement with the same pair's recent deviations."""
-    score = (r * r - 1.0) / np.sqrt(2.0)
+    agreement = np.zeros(len(r))
     recent: dict[int, deque[tuple[int, float]]] = {}
+    total: dict[int, float] = {}
     for j, (value, pair) in enumerate(zip(r.tolist(), ids.tolist())):
         seen = recent.setdefault(pair, deque())
         while seen and seen[0][0] < j - memory:
-            seen.popleft()
+            total[pair] -= seen.popleft()[1]
         if seen:
-            score[j] += value * sum(x for _, x in seen) / np.sqrt(len(seen))
+            agreement[j] = value * total[pair] / len(seen) ** 0.5
         seen.append((j, value))
-    return score
+        total[pair] = total.get(pair, 0.0) + value
+    return (r * r - 1.0) / np.sqrt(2.0) + agreement
 
 
 def evidence(tm: Timing, profile: Profile, opts: Options, start: int = 0,
@@ -120,18 +124,19 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
     """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
     another check explains (automation)."""
     ev = evidence(tm, profile, opts, start, exclude)
+    threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}
-    for first, last, peak in _cusum(ev.score, opts.typist_drift, opts.typist_evidence):
+    for first, last, peak in _cusum(ev.score, opts.typist_drift, threshold):
         a, b = int(ev.index[first]), int(ev.index[last])
         spans.append((float(tm.t[a]), float(tm.t[b]), a, b))
         peaks[a] = peak
     merged = merge_spans(spans, opts.typist_merge_s)
-    return [_violation(tm, ev, profile, opts, span, max(p for a, p in peaks.items() if span[2] <= a <= span[3]))
+    return [_violation(tm, ev, profile, threshold, span, max(p for a, p in peaks.items() if span[2] <= a <= span[3]))
             for span in merged if span[1] - span[0] >= opts.typist_min_s]
 
 
-def _violation(tm: Timing, ev: Evidence, profile: Profile, opts: Options, span: Span,
+def _violation(tm: Timing, ev: Evidence, profile: Profile, threshold: float, span: Span,
                peak: float) -> dict[str, Any]:
     start_s, end_s, a, b = span
     inside = (ev.index >= a) & (ev.index <= b)
@@ -144,10 +149,10 @@ def _violation(tm: Timing, ev: Evidence, profile: Profile, opts: Options, span: 
         "type": "typist_change",
         "start_s": round(start_s, 3),
         "end_s": round(end_s, 3),
-        "confidence": ramp((peak - opts.typist_evidence) / opts.typist_evidence),
+        "confidence": ramp((peak - threshold) / threshold),
         "details": {
             "evidence": round(peak, 1),
-            "threshold": opts.typist_evidence,
+            "threshold": threshold,
             "baseline": profile.source,
             "keystrokes": b - a + 1,
             "scored_timings": int(inside.sum()),
