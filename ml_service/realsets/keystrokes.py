@@ -75,6 +75,7 @@ def half_of(person: str) -> str:
 def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
     """Every session of both sources, written into ``out_dir``."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     fr = _fr_people([p for i, p in sorted(files.items()) if i.startswith("fr-")])
     aalto = _aalto_people([p for i, p in sorted(files.items()) if i.startswith("aalto-")])
     samples = []
@@ -110,7 +111,7 @@ def _fr_log(encoded: str) -> Log:
         if len(text) > 1 and text != "Backspace":
             log.append(Stroke(t, t, "", kind="input"))  # a word put in by spelling correction
         else:
-            _add_key(log, t, {"\n": "Enter"}.get(text, text.lower()))
+            _add_key(log, t, text if text == "Backspace" else {"\n": "Enter"}.get(text, text.lower()))
     return log
 
 
@@ -169,6 +170,8 @@ def _sessions(out_dir: Path, src: str, half: str, people: dict[str, Any]) -> lis
         b, b2 = names[(i + 1) % len(names)], names[(i + 2) % len(names)]
         for n, log in enumerate(own):
             samples.append(_sample(out_dir, f"keys-{src}-{half}-clean-{a}-{n + 1}", log, enrol, None))
+        if len(names) < 3:
+            continue  # B and the impostor must be two other people
         b_log = _enrol_and_own(src, people[b])[1][-1]
         switch = _switch_time(own[0], b_log, src, rng)
         samples.append(_sample(out_dir, f"keys-{src}-{half}-change-{a}-{b}", _splice(own[0], b_log, switch, src),
