@@ -136,15 +136,19 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
             for span in merged if span[1] - span[0] >= opts.typist_min_s]
 
 
+def _flight_ratio(tm: Timing, table: Table, a: int, b: int) -> float:
+    """How much slower (> 1) or faster keystrokes ``[a, b]`` fly than the profile, on its pairs."""
+    flights, pairs = tm.flight[a : b + 1], tm.pair[a : b + 1]
+    at = np.minimum(np.searchsorted(table.ids, pairs), len(table.ids) - 1)
+    known = (table.ids[at] == pairs) & ~np.isnan(flights)
+    return float(np.exp(np.mean(flights[known] - table.mean[at[known]]))) if known.any() else 1.0
+
+
 def _violation(tm: Timing, ev: Evidence, profile: Profile, threshold: float, span: Span,
                peak: float) -> dict[str, Any]:
     start_s, end_s, a, b = span
     inside = (ev.index >= a) & (ev.index <= b)
-    flights = tm.flight[a : b + 1]
-    at = np.searchsorted(profile.flights.ids, tm.pair[a : b + 1])
-    at = np.minimum(at, max(len(profile.flights.ids) - 1, 0))
-    known = (profile.flights.ids[at] == tm.pair[a : b + 1]) & ~np.isnan(flights) if len(at) else at > 0
-    ratio = float(np.exp(np.mean(flights[known] - profile.flights.mean[at[known]]))) if known.any() else 1.0
+    ratio = _flight_ratio(tm, profile.flights, a, b)
     return {
         "type": "typist_change",
         "start_s": round(start_s, 3),
