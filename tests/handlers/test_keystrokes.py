@@ -300,3 +300,18 @@ def test_held_key_repeats_and_unmatched_releases_are_not_idle(tmp_path: Path) ->
     result = _run([lost])
     assert result["media"]["files"][0]["unmatched_ups"] == 1
     assert [(v["start_s"], v["end_s"]) for v in _of(result, "idle")] == [(1.1, 35.0), (35.0, 69.0)]
+
+
+def test_scripts_and_key_mashing_are_never_scored_as_a_typist(tmp_path: Path) -> None:
+    plan = [("type", 0, 20.0), ("bot", "constant", 40.0), ("type", 0, 90.0)]
+    logs, _ = _session(tmp_path, plan, 90.0, enrolled=True)
+    assert _of(_run(logs, checks=["typist_change"]), "typist_change") == []  # not asked for, still left out
+    doc = json.loads(logs[0].read_text())
+    keys = [sim.key_code(c) for c in "etaoinshr"]
+    mash = [{"t": 60_000 + 3 * i + h, "type": kind, "key": keys[i % 9]}
+            for i in range(96) for h, kind in ((0, "down"), (1, "up"))]  # a hand on the keys for 0.3 s
+    doc["events"] = sorted(doc["events"] + mash, key=lambda e: e["t"])
+    _write(logs[0], doc)
+    result = _run(logs, typist_evidence=20.0)  # a hair trigger: only unscored keys stay quiet
+    assert [round(v["start_s"]) for v in _of(result, "automation")] == [20]  # the script; the mash is too short
+    assert all(not (v["start_s"] <= 60.0 <= v["end_s"]) for v in _of(result, "typist_change"))
