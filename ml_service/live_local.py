@@ -8,6 +8,7 @@ and benchmarks compare its final result with one pass over the whole recording.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from ml_service.handlers import Handler, run_handler
 from ml_service.live import LiveJob, SegmentSpec
 from ml_service.results import ErrorCode, error_result
 
-__all__ = ["CarryKeeper", "Played", "file_item", "run_segments"]
+__all__ = ["CarryKeeper", "Played", "differences", "file_item", "run_segments"]
 
 
 class CarryKeeper:
@@ -91,3 +92,14 @@ def _run(handler: Handler, submission: dict[str, Any]) -> tuple[dict[str, Any], 
         return run_handler(handler, submission)
     except HandlerError as exc:
         return error_result(submission["modality"], ErrorCode(exc.error_code), str(exc)), str(exc)
+
+
+def differences(found: Sequence[dict[str, Any]], expected: Sequence[dict[str, Any]], edge_s: float = 1.0) -> list[str]:
+    """How two violation lists differ (the same types, and edges within ``edge_s``), as text;
+    empty when they agree."""
+    if Counter(v["type"] for v in found) != Counter(v["type"] for v in expected):
+        return [f"types: {sorted(v['type'] for v in found)} vs {sorted(v['type'] for v in expected)}"]
+    key = lambda v: (v["type"], v["start_s"])  # noqa: E731
+    return [f"{a['type']} {a['start_s']}-{a['end_s']} vs {b['start_s']}-{b['end_s']}"
+            for a, b in zip(sorted(found, key=key), sorted(expected, key=key))
+            if abs(a["start_s"] - b["start_s"]) > edge_s or abs(a["end_s"] - b["end_s"]) > edge_s]

@@ -142,9 +142,11 @@ def gaps(segments: Sequence[SegmentRecord], last_index: int | None, tolerance_s:
             out.append({"index": index, "start_s": _end_before(by_index, index),
                         "end_s": _start_after(by_index, index, top), "reason": "not received"})
         elif not seg.ok:
-            out.append({"index": index, "start_s": seg.offset_s, "end_s": seg.end_s,
+            end = seg.end_s if seg.end_s > seg.offset_s else _start_after(by_index, index, top)
+            out.append({"index": index, "start_s": seg.offset_s, "end_s": end,
                         "reason": f"analysis failed (error {seg.error_code})"})
-        elif index > 0 and index - 1 in by_index and seg.offset_s - by_index[index - 1].end_s > tolerance_s:
+        elif (index > 0 and index - 1 in by_index and by_index[index - 1].ok
+              and seg.offset_s - by_index[index - 1].end_s > tolerance_s):
             out.append({"index": index, "start_s": by_index[index - 1].end_s, "end_s": seg.offset_s,
                         "reason": "time between segments not covered by either"})
     return out

@@ -13,11 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
 
 from ml_service.cli import build_worker
 from ml_service.config import Settings
 from ml_service.demo_samples import default_cache, make_demo_samples
 from ml_service.live_cut import cut, plan
+from ml_service.live_local import differences
 from ml_service.live_platform import LiveSession
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.worker import Worker
@@ -55,18 +57,6 @@ def _pull_one(worker: Worker) -> None:
         if worker.run_once():
             return
     raise AssertionError(f"{worker.queue}: nothing to pull")
-
-
-def _same_events(found: list[dict], expected: list[dict], edge_s: float = 1.0) -> list[str]:
-    """Differences between two violation lists (type and edges within ``edge_s``), as text."""
-    problems = []
-    if Counter(v["type"] for v in found) != Counter(v["type"] for v in expected):
-        problems.append(f"types differ: {sorted(v['type'] for v in found)} vs {sorted(v['type'] for v in expected)}")
-    for a, b in zip(sorted(found, key=lambda v: (v["type"], v["start_s"])),
-                    sorted(expected, key=lambda v: (v["type"], v["start_s"]))):
-        if abs(a["start_s"] - b["start_s"]) > edge_s or abs(a["end_s"] - b["end_s"]) > edge_s:
-            problems.append(f"{a['type']} {a['start_s']}-{a['end_s']} vs {b['start_s']}-{b['end_s']}")
-    return problems
 
 
 def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_path, recording):
@@ -109,7 +99,7 @@ def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_p
     assert [s["index"] for s in final["media"]["segments"]] == list(range(6))
     assert abs(final["media"]["duration_s"] - whole["media"]["duration_s"]) < 0.1
     assert whole["violations"], "the sample holds violations"
-    assert _same_events(final["violations"], whole["violations"]) == []
+    assert differences(final["violations"], whole["violations"]) == []
     assert final["live"]["cuts_without_carry"] == [3]  # analysed before 2: said so, still joined
 
     alerts = [e["data"] for e in sandbox.events() if e["event_type"] == "violation_detected"]
@@ -125,6 +115,5 @@ def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_p
     assert by_worker == Counter({("live-a", 0): 1, ("live-b", 1): 1, ("live-a", 3): 1, ("live-b", 2): 1,
                                  ("live-a", 2): 1, ("live-b", 4): 1, ("live-a", 5): 1})
 
-    import requests
     page = requests.get(sandbox.platform_url + "/", timeout=10).text
     assert "Live sessions (1)" in page and "live-1" in page and "face_absent" in page
