@@ -9,6 +9,7 @@ must be alerted exactly once.
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -38,14 +39,15 @@ def recording() -> Path:
 @pytest.fixture
 def sandbox(tmp_path):
     config = SandboxConfig(state_dir=tmp_path / "sandbox", xqueue_port=0, platform_port=0,
-                           users={"ml_service": XQ_PASSWORD}, queues=["webcam"], clients=CLIENTS)
+                           users={"ml_service": XQ_PASSWORD}, queues=["webcam", "keystrokes", "debug"],
+                           clients=CLIENTS)
     with Sandbox(config) as sb:
         yield sb
 
 
-def _worker(sb: Sandbox, tmp_path: Path, name: str) -> Worker:
+def _worker(sb: Sandbox, tmp_path: Path, name: str, queue: str = "webcam") -> Worker:
     env = {"XQUEUE_URL": sb.xqueue_url, "PLATFORM_URL": sb.platform_url, "ML_XQUEUE_AUTH": f"ml_service:{XQ_PASSWORD}",
-           "ML_XQUEUE_NAME": "webcam", "ML_ANALYZER": "handlers.webcam.webcam.process", "ML_CLIENT_ID": name,
+           "ML_XQUEUE_NAME": queue, "ML_ANALYZER": f"handlers.{queue}.{queue}.process", "ML_CLIENT_ID": name,
            "ML_CLIENT_SECRET": CLIENTS[name], "ML_SERVICE_NAME": name, "ML_WORK_DIR": str(tmp_path),
            "ML_STATE_DIR": str(tmp_path / name), "ML_POLL_INTERVAL_S": "0.05", "ML_POLL_MAX_INTERVAL_S": "0.2",
            "ML_METRICS_PORT": "0"}
@@ -117,3 +119,49 @@ def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_p
 
     page = requests.get(sandbox.platform_url + "/", timeout=10).text
     assert "Live sessions (1)" in page and "live-1" in page and "face_absent" in page
+
+
+def test_references_travel_once_and_later_segments_name_them_by_url(sandbox, tmp_path):
+    photo, clip = tmp_path / "photo.jpg", tmp_path / "mic.wav"
+    for args, out in ((["-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1"], photo),
+                      (["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1"], clip)):
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", *args, str(out)], check=True)
+    worker = _worker(sandbox, tmp_path, "live-a", "debug")
+    try:
+        live = LiveSession(sandbox, "debug", "refs", references={"reference_photo": photo})
+        ids = []
+        for index in range(2):
+            ids.append(live.submit(index, 1.0 * index, {f"seg{index}.wav": clip}, last=index == 1))
+            _pull_one(worker)
+            live.wait(index)
+    finally:
+        worker.cancel()
+    assert sorted(sandbox.media_urls(ids[0])) == ["reference-photo.jpg", "seg0.wav"]
+    assert sorted(sandbox.media_urls(ids[1])) == ["seg1.wav"]  # the photo came by URL
+    later = live.answers[1][0]["result"]["live"]["segment_result"]["media"]["files"]
+    assert [(f["role"], f["readable"]) for f in later] == [("recording", True), ("reference_photo", True)]
+
+
+def test_a_duplicate_sent_with_a_stale_carry_alerts_under_the_same_ids_and_is_kept_once(sandbox, tmp_path):
+    made = make_demo_samples(default_cache(), ["keystrokes"])
+    sample = next(s for s in made["keystrokes"] if s.name == "keystrokes-paste-1")
+    cuts = plan(sample.duration_s, sample.duration_s / 6)
+    files = cut(sample.recordings[0], tmp_path / "segments", cuts)
+    worker = _worker(sandbox, tmp_path, "live-a", "keystrokes")
+    live = LiveSession(sandbox, "keystrokes", "stale")
+    try:
+        for index in range(6):
+            stale = live.keeper.current()
+            live.submit(index, cuts[index][0], {files[index].name: files[index]}, last=index == 5)
+            _pull_one(worker)
+            live.wait(index)
+            if index == 1:  # the same upload again, as first sent (the platform retried it)
+                live.submit(index, cuts[index][0], {files[index].name: files[index]}, carry=stale)
+                _pull_one(worker)
+                assert live.wait(index, count=2)["result"]["live"]["duplicate"] is False
+    finally:
+        worker.cancel()
+    sent = Counter(e["data"]["alert_id"] for e in sandbox.events() if e["event_type"] == "violation_detected")
+    kept = {a["alert_id"]: a["copies"] for a in sandbox.alerts()}
+    assert sorted(kept) == sorted(live.final["result"]["live"]["alert_ids"]) and len(kept) == 2
+    assert sent == Counter(kept) and sorted(kept.values()) == [1, 2]  # the re-sent one, under its id
