@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sandbox"]:
         from ml_service.sandbox.cli import main as sandbox_main
         return sandbox_main(argv[1:])
+    if argv[:1] == ["demo"] and "--live" in argv:
+        from ml_service.demo_live import main as live_main
+        return live_main([a for a in argv[1:] if a != "--live"])
     if argv[:1] == ["demo"]:
         from ml_service.demo import main as demo_main
         return demo_main(argv[1:])
@@ -69,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
     check.set_defaults(func=_cmd_check_config)
     sub.add_parser("sandbox", help="run the local XQueue + platform stand-in (see: sandbox --help)")
-    sub.add_parser("demo", help="run the whole system on this machine (see: demo --help)")
+    sub.add_parser("demo", help="run the whole system on this machine (see: demo --help, demo --live --help)")
     sub.add_parser("analyze", help="analyse local recordings, write result.json + report.html (see: analyze --help)")
     return parser
 

@@ -6,7 +6,8 @@ carry of the answers received so far (:class:`~ml_service.live_local.CarryKeeper
 answer's ``result.carry`` is kept unless another one holds every segment it holds), and read
 the answers as XQueue delivers them to the callback. The reference photo / voice go with the
 first segment as files; later segments name them by URL (``media_urls``), so they are
-uploaded once. The demo (``demo --live``), the latency bench and the end-to-end test use it.
+uploaded once. The last segment waits for the earlier segments' answers, so that its answer
+covers the whole session. The demo (``demo --live``), the latency bench and the end-to-end test use it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,13 @@ class LiveSession:
         return body
 
     def submit(self, index: int, offset_s: float, files: Mapping[str, Path], last: bool = False,
-               carry: Any = KEEPER) -> int:
-        """Upload one segment (its files, and the references the first time); its submission id."""
+               carry: Any = KEEPER, wait_before_last_s: float = 120.0) -> int:
+        """Upload one segment (its files, and the references the first time); its submission id.
+
+        The last segment waits (at most ``wait_before_last_s``) for the answers of the segments
+        before it, so that its carry holds them all and its answer the whole session."""
+        if last and carry is KEEPER:
+            self._wait_for_earlier(index, wait_before_last_s)
         with self._lock:
             self.poll()
             body = self.body(index, offset_s, list(files), last, carry)
@@ -69,6 +75,15 @@ class LiveSession:
                 self._ref_urls = {f"reference-{p.name}": urls[f"reference-{p.name}"] for p in self.references.values()}
             self.submitted[index] = time.time()
         return submission_id
+
+    def _wait_for_earlier(self, index: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                self.poll()
+                if all(i in self.answers for i in self.submitted if i < index):
+                    return
+            threading.Event().wait(0.05)
 
     def poll(self) -> list[dict[str, Any]]:
         """Answers delivered since the last call (their carries kept); each is the reply body."""
