@@ -20,7 +20,7 @@ from typing import Any
 from ml_service.carry import Carry, SegmentRecord
 from ml_service.timeline import JOIN_GAP_S, JOIN_TOLERANCE_S, long_enough, same_kind
 
-__all__ = ["alert_event", "alert_id", "assign"]
+__all__ = ["alert_event", "alert_id", "assign", "unannounced"]
 
 Event = dict[str, Any]
 
@@ -58,6 +58,12 @@ def _announced(old: Event) -> bool:
     return long_enough(old, old["end_s"] - old.get("since_s", old["start_s"]))
 
 
+def unannounced(violations: list[Event]) -> list[Event]:
+    """The session's joined violations no part of which was announced when its segment was
+    analysed (parts analysed without each other's carry, joined only now)."""
+    return [v for v in violations if not any(_announced(p) for p in v.get("parts", [v]))]
+
+
 def _across(event: Event, other: SegmentRecord | None, cut_s: float, tolerance_s: float,
             at_end: bool) -> Event | None:
     """``other``'s event that ``event`` continues across the cut at ``cut_s``."""
@@ -74,7 +80,7 @@ def _across(event: Event, other: SegmentRecord | None, cut_s: float, tolerance_s
 
 
 def alert_event(carry: Carry, event: Event, index: int, offset_s: float, end_s: float,
-                submission_id: int, recordings: list[str]) -> dict[str, Any]:
+                submission_id: int | None, recordings: list[str]) -> dict[str, Any]:
     """The ``data`` of a ``violation_detected`` status event."""
     data: dict[str, Any] = {
         "session_id": carry.session_id, "modality": carry.modality, "alert_id": event["alert_id"],
@@ -86,7 +92,7 @@ def alert_event(carry: Carry, event: Event, index: int, offset_s: float, end_s: 
                      "from_s": round(max(0.0, event["start_s"] - offset_s), 3),
                      "to_s": round(max(0.0, event["end_s"] - offset_s), 3)},
     }
-    details = {k: v for k, v in (event.get("details") or {}).items() if k != "partial_min_s"}
+    details = {k: v for k, v in (event.get("details") or {}).items() if k not in ("partial_min_s",)}
     if details:
         data["details"] = details
     return data

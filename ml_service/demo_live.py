@@ -112,6 +112,8 @@ def _play_all(sandbox: Sandbox, sessions: dict[str, dict[str, Any]], args: argpa
                   f"{alert['start_s']:.1f}-{alert['end_s']:.1f} s of the session (segment "
                   f"{alert['evidence']['segment_index']}, confidence {alert['confidence']:.2f})", flush=True)
         shown = len(alerts)
+        for live in lives.values():
+            live.refresh()
         if all(not p.is_alive() for p in players) and all(live.final for live in lives.values()):
             break
         threading.Event().wait(0.3)

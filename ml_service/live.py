@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ml_service.alerts import alert_event, assign
+from ml_service.alerts import alert_event, assign, unannounced
 from ml_service.carry import Carry, SegmentRecord, read_carries
 from ml_service.results import build_result
 from ml_service.timeline import clean, gaps, join_across_cuts, shift, violations
@@ -108,10 +108,13 @@ class LiveJob:
         record = SegmentRecord(self.seg.index, self.seg.offset_s, end_s, self.follows,
                                int(result["error_code"]), tuple(tagged), float(result.get("processing_time_s", 0.0)))
         carry = self.carry.with_segment(record, state if ok and isinstance(state, dict) else None, self.seg.last)
-        for event in new if ok else []:
-            if alert is not None:
-                alert(alert_event(carry, event, self.seg.index, self.seg.offset_s, end_s,
-                                  self.submission_id, recordings))
+        alerts = [alert_event(carry, e, self.seg.index, self.seg.offset_s, end_s, self.submission_id, recordings)
+                  for e in (new if ok else [])]
+        if ok and self.seg.last:
+            alerts += _late(carry)
+            new += [{"alert_id": a["alert_id"]} for a in alerts[len(new):]]
+        for data in alerts if alert is not None else []:
+            alert(data)
         if ok:
             result = {**build_result(result["modality"], _plain(shown), result["media"], result["processing_time_s"]),
                       **{k: v for k, v in result.items() if k not in _BUILT}}
@@ -134,6 +137,18 @@ def _carry_state(index: int, had_carry: bool, follows: bool) -> str:
     if not had_carry:
         return "first" if index == 0 else "none"
     return "used" if follows else "partial"
+
+
+def _late(carry: Carry) -> list[dict[str, Any]]:
+    """Alerts of the violations only the final merge shows (their parts were analysed without
+    each other's carry): sent with the last segment, so every violation is announced once. The
+    evidence names the segment where the violation starts."""
+    out = []
+    for event in unannounced(violations(join_across_cuts(list(carry.segments.values())))):
+        seg = min(carry.segments.values(), key=lambda s: (not s.offset_s <= event["start_s"] <= s.end_s, s.index))
+        data = alert_event(carry, event, seg.index, seg.offset_s, float("inf"), None, [])
+        out.append(data)
+    return out
 
 
 def _plain(events: Any) -> list[dict[str, Any]]:

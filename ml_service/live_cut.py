@@ -52,7 +52,8 @@ def cut(path: Path, out_dir: Path, cuts: list[Cut], stem: str | None = None) -> 
 def cut_media(path: Path, out: Path, start_s: float, end_s: float) -> Path:
     """``start_s <= t < end_s`` of ``path`` as a file of its own (ffmpeg, re-encoded)."""
     video = _has_video(path)
-    args = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(path), "-ss", f"{start_s:.3f}",
+    # -ss before -i: a seek to the key frame before, then exact (decoded, re-encoded) from there
+    args = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-ss", f"{start_s:.3f}", "-i", str(path),
             "-t", f"{end_s - start_s:.3f}"]
     suffix = out.suffix.lower()
     args += (_VIDEO_ARGS.get(suffix, []) if video else ["-vn"]) + _AUDIO_ARGS.get(suffix, [])

@@ -85,6 +85,11 @@ class LiveSession:
                     return
             threading.Event().wait(0.05)
 
+    def refresh(self) -> list[dict[str, Any]]:
+        """:meth:`poll`, safe beside a thread that submits."""
+        with self._lock:
+            return self.poll()
+
     def poll(self) -> list[dict[str, Any]]:
         """Answers delivered since the last call (their carries kept); each is the reply body."""
         rows = self.sandbox.results()

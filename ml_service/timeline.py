@@ -32,7 +32,7 @@ JOIN_GAP_S = 1.0  # the longest pause between two parts of one event across a cu
 _KIND_KEYS = ("direction", "cue", "title", "window", "voices")
 PARTIAL = "partial_min_s"
 _ALIKE = 0.75
-_CARRY_ONLY = ("alert_id", "since_s")
+_CARRY_ONLY = ("alert_id", "since_s", "parts")
 
 Event = dict[str, Any]
 
@@ -84,7 +84,8 @@ def _contiguous(prev: SegmentRecord | None, seg: SegmentRecord, tolerance_s: flo
 
 def join_across_cuts(segments: Sequence[SegmentRecord], tolerance_s: float = JOIN_TOLERANCE_S) -> list[Event]:
     """The session's events from its segments' (session-timeline) events, joined at the cuts
-    between consecutive segments; failed segments contribute nothing."""
+    between consecutive segments (``parts``: the events each was joined from); failed segments
+    contribute nothing."""
     ordered = sorted((s for s in segments if s.ok), key=lambda s: s.index)
     out: list[Event] = []
     ends_in: list[int] = []  # per event in ``out``, the index of the segment its end came from
@@ -94,10 +95,10 @@ def join_across_cuts(segments: Sequence[SegmentRecord], tolerance_s: float = JOI
         for event in sorted(seg.violations, key=lambda v: (v["start_s"], v["type"])):
             at = _continued(out, ends_in, event, prev, seg, tolerance_s) if joinable else None
             if at is None:
-                out.append(dict(event))
+                out.append({**event, "parts": [event]})
                 ends_in.append(seg.index)
             else:
-                out[at] = _joined(out[at], event)
+                out[at] = {**_joined(out[at], event), "parts": [*out[at]["parts"], event]}
                 ends_in[at] = seg.index
         prev = seg
     return sorted(out, key=lambda v: (v["start_s"], v["type"]))

@@ -217,3 +217,23 @@ def test_a_failed_segment_keeps_the_carry_going_and_is_analysed_again_when_offer
     assert LiveJob(SegmentSpec(1, 60.0, False, None, a1["carry"]), "s", "webcam", 9).known is None
     _, _, a2, _ = play(2, 120.0, handler_result(), carry=a1["carry"], last=True)
     assert a2["live"]["gaps"] == [{"index": 1, "start_s": 60.0, "end_s": 120.0, "reason": "analysis failed (error 3)"}]
+
+
+def test_a_violation_only_the_final_merge_shows_is_alerted_with_the_last_segment():
+    alerts: list[dict] = []
+    fragment = {**ev("idle", 45, 60), "details": {"partial_min_s": 30}}
+    _, _, a0, _ = play(0, 0.0, handler_result(fragment), alerts=alerts)
+    rest = {**ev("idle", 0, 20), "details": {"partial_min_s": 30}}
+    _, _, a1, _ = play(1, 60.0, handler_result(rest, duration=30.0), last=True, alerts=alerts,
+                       carry=None)  # analysed without segment 0's carry: nothing joined yet
+    assert a1["live"]["gaps"] and alerts == []
+    _, _, a1, _ = play(1, 60.0, handler_result(rest, duration=30.0), last=True, alerts=alerts, carry=a0["carry"])
+    assert [(a["type"], a["start_s"], a["end_s"]) for a in alerts] == [("idle", 45, 80)]
+    assert a1["live"]["alerted"] == a1["live"]["alert_ids"] == [alerts[0]["alert_id"]]
+    crossed = [a0["carry"], {**a0["carry"], "seen": [1], "segments": [
+        {"index": 1, "offset_s": 60.0, "end_s": 90.0, "follows": False, "error_code": 0,
+         "violations": [{**rest, "start_s": 60.0, "end_s": 80.0, "alert_id": "0" * 20, "since_s": 60.0}]}]}]
+    late: list[dict] = []
+    _, _, a2, _ = play(2, 90.0, handler_result(duration=10.0), last=True, alerts=late, carry=crossed)
+    assert [(a["type"], a["start_s"], a["end_s"], a["evidence"]["segment_index"]) for a in late] == [("idle", 45, 80, 0)]
+    assert a2["live"]["gaps"] == [] and len(a2["violations"]) == 1
