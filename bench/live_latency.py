@@ -4,7 +4,8 @@
                                  [--data DIR] [--seed N] [--no-baseline] [--json]
 
 The hour is ``ml_service.samples.<m>.make_long`` (reused as bench/speed.py reuses it), cut into
-segments (``ml_service.live_cut``, kept beside it). The sandbox and one worker process
+segments (``ml_service.live_cut``: media by stream copy at the key frames after each minute,
+a keystroke log by time; kept beside it). The sandbox and one worker process
 (``python -m ml_service run``, as the demo starts it) serve the modality's queue; the platform
 side (:class:`ml_service.live_platform.LiveSession`) uploads segment ``k`` when the recording
 reaches its end, ``--speed`` times faster than real time, with the carry of the answers so far.
@@ -36,10 +37,9 @@ from _common import DEFAULT_DATA, emit, fmt, table
 from speed import long_recording
 
 from ml_service.demo import _start_worker, _stop_workers
-from ml_service.live_cut import cut, plan
+from ml_service.live_cut import cut, cut_at_key_frames, plan
 from ml_service.live_local import differences
 from ml_service.live_platform import LiveSession
-from ml_service.media_probe import probe
 from ml_service.sandbox import Sandbox, SandboxConfig
 
 __all__ = ["main"]
@@ -60,14 +60,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def segments_of(recording: Path, folder: Path, segment_s: float) -> tuple[list[tuple[float, float]], list[Path]]:
     """The cuts and their files, made once per recording and segment length."""
-    duration = probe(recording)["duration_s"] if recording.suffix != ".json" else _log_seconds(recording)
-    cuts = plan(float(duration), segment_s)
     stamp = folder / "segments.stamp.json"
-    want = {"recording": str(recording), "mtime": recording.stat().st_mtime, "cuts": cuts}
-    if stamp.exists() and json.loads(stamp.read_text()) == json.loads(json.dumps(want)):
-        return cuts, sorted(p for p in folder.iterdir() if "-seg" in p.name)
-    files = cut(recording, folder, cuts)
-    stamp.write_text(json.dumps(want))
+    want = {"recording": str(recording), "mtime": recording.stat().st_mtime, "segment_s": segment_s}
+    if stamp.exists() and json.loads(stamp.read_text())["want"] == want:
+        return [tuple(c) for c in json.loads(stamp.read_text())["cuts"]], sorted(folder.glob("*-seg*"))
+    if recording.suffix == ".json":
+        cuts = plan(_log_seconds(recording), segment_s)
+        files = cut(recording, folder, cuts)
+    else:  # stream copy at key frames: an hour re-encoded would take longer than the bench
+        cuts, files = cut_at_key_frames(recording, folder, segment_s)
+    stamp.write_text(json.dumps({"want": want, "cuts": cuts}))
     return cuts, files
 
 

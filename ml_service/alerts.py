@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from ml_service.carry import Carry, SegmentRecord
-from ml_service.timeline import JOIN_GAP_S, JOIN_TOLERANCE_S, long_enough, same_kind
+from ml_service.timeline import JOIN_TOLERANCE_S, join_gap, long_enough, same_kind
 
 __all__ = ["alert_event", "alert_id", "assign", "unannounced"]
 
@@ -69,12 +69,12 @@ def _across(event: Event, other: SegmentRecord | None, cut_s: float, tolerance_s
     """``other``'s event that ``event`` continues across the cut at ``cut_s``."""
     if other is None or not other.ok or abs((other.end_s if at_end else other.offset_s) - cut_s) > tolerance_s:
         return None
-    if abs((event["start_s"] if at_end else event["end_s"]) - cut_s) > tolerance_s:
-        return None
     for old in other.violations:
-        pause = event["start_s"] - old["end_s"] if at_end else old["start_s"] - event["end_s"]
-        if (abs((old["end_s"] if at_end else old["start_s"]) - cut_s) <= tolerance_s and pause <= JOIN_GAP_S
-                and same_kind(old, event)):
+        reach, pause = max(tolerance_s, join_gap(old, event)), (
+            event["start_s"] - old["end_s"] if at_end else old["start_s"] - event["end_s"])
+        near = abs((old["end_s"] if at_end else old["start_s"]) - cut_s) <= reach
+        if (near and abs((event["start_s"] if at_end else event["end_s"]) - cut_s) <= reach
+                and pause <= join_gap(old, event) and same_kind(old, event)):
             return old
     return None
 
@@ -92,7 +92,7 @@ def alert_event(carry: Carry, event: Event, index: int, offset_s: float, end_s: 
                      "from_s": round(max(0.0, event["start_s"] - offset_s), 3),
                      "to_s": round(max(0.0, event["end_s"] - offset_s), 3)},
     }
-    details = {k: v for k, v in (event.get("details") or {}).items() if k not in ("partial_min_s",)}
+    details = {k: v for k, v in (event.get("details") or {}).items() if k not in ("partial_min_s", "join_gap_s")}
     if details:
         data["details"] = details
     return data

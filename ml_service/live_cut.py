@@ -5,7 +5,9 @@ slices, and each segment must be a file that plays on its own, its times startin
 :func:`plan` places the cuts; :func:`cut` writes one file per segment: media are re-encoded by
 ffmpeg at high quality (a cut is exact only when re-encoded: stream copy cuts at key frames),
 a keystroke log (JSON, ``handlers/keystrokes/events.py``) is split by time, each part's ``t``
-counted from its own start.
+counted from its own start. :func:`cut_at_key_frames` is the cheap way for long recordings:
+stream copy, each cut at the first key frame after its planned time (the cuts it returns are
+where the segments really start).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Cut", "cut", "cut_keystrokes", "cut_media", "plan"]
+__all__ = ["Cut", "cut", "cut_at_key_frames", "cut_keystrokes", "cut_media", "plan"]
 
 Cut = tuple[float, float]  # start_s, end_s on the whole recording's timeline
 
@@ -81,3 +83,18 @@ def cut_keystrokes(path: Path, out_dir: Path, cuts: list[Cut], stem: str) -> lis
         target.write_text(json.dumps(doc), "utf-8")
         out.append(target)
     return out
+
+
+def cut_at_key_frames(path: Path, out_dir: Path, segment_s: float, stem: str | None = None,
+                      ) -> tuple[list[Cut], list[Path]]:
+    """Segments of about ``segment_s`` by stream copy (no re-encoding), and where they really
+    start and end (the segment muxer's own list: within a few frames, the encoder's delay)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or path.stem
+    listing = out_dir / f"{stem}-segments.csv"
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(path), "-map", "0", "-c", "copy",
+                    "-f", "segment", "-segment_time", f"{segment_s:.3f}", "-reset_timestamps", "1",
+                    "-segment_list", str(listing), "-segment_list_type", "csv",
+                    str(out_dir / f"{stem}-seg%03d{path.suffix.lower()}")], check=True, capture_output=True, timeout=3600)
+    rows = [line.split(",") for line in listing.read_text().splitlines() if line.strip()]
+    return [(round(float(a), 3), round(float(b), 3)) for _, a, b in rows], [out_dir / name for name, _, _ in rows]

@@ -5,7 +5,8 @@ segment's violations onto the session timeline (``+ offset_s``). :func:`join_acr
 turns the events of consecutive segments into the session's events: an event that ends at a
 cut (within ``tolerance_s``) and one of the same kind (same ``type`` and, when present, the
 same ``direction`` / ``cue`` / ``title`` / ``window`` / ``voices`` detail) that starts there
-in the next segment, at most :data:`JOIN_GAP_S` later, are one event, as one pass over the whole recording would have found.
+in the next segment, at most :data:`JOIN_GAP_S` later (or ``details.join_gap_s``, when the
+handler's check merges events that far apart), are one event, as one pass over the whole recording would have found.
 :func:`gaps` names what is missing: segment indices never analysed (or analysed with an
 error), and stretches of time no segment covers.
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from ml_service.carry import SegmentRecord
 
-__all__ = ["JOIN_GAP_S", "JOIN_TOLERANCE_S", "PARTIAL", "clean", "gaps", "join_across_cuts", "long_enough", "same_kind", "shift",
+__all__ = ["JOIN_GAP_S", "JOIN_TOLERANCE_S", "JOIN_GAP", "PARTIAL", "clean", "gaps", "join_gap", "join_across_cuts", "long_enough", "same_kind", "shift",
            "violations"]
 
 JOIN_TOLERANCE_S = 2.0  # how far from a cut a joined event may end (sampling at the edges)
@@ -33,6 +34,8 @@ _KIND_KEYS = ("direction", "cue", "title", "window", "voices")
 PARTIAL = "partial_min_s"
 _ALIKE = 0.75
 _CARRY_ONLY = ("alert_id", "since_s", "parts")
+JOIN_GAP = "join_gap_s"
+_MARKS = (PARTIAL, JOIN_GAP)
 
 Event = dict[str, Any]
 
@@ -46,9 +49,16 @@ def long_enough(event: Event, length_s: float) -> bool:
 def clean(event: Event) -> Event:
     """An event as the result schema has it: no alert id, no fragment mark."""
     out = {k: v for k, v in event.items() if k not in _CARRY_ONLY}
-    if PARTIAL in (out.get("details") or {}):
-        out["details"] = {k: v for k, v in out["details"].items() if k != PARTIAL}
+    if any(k in (out.get("details") or {}) for k in _MARKS):
+        out["details"] = {k: v for k, v in out["details"].items() if k not in _MARKS}
     return out
+
+
+def join_gap(a: Event, b: Event) -> float:
+    """The longest pause across a cut at which ``a`` and ``b`` are one event: :data:`JOIN_GAP_S`,
+    or more when a handler says its check merges events that far apart (``details.join_gap_s``)."""
+    asked = [float((e.get("details") or {}).get(JOIN_GAP, 0.0)) for e in (a, b)]
+    return max(JOIN_GAP_S, *asked)
 
 
 def violations(events: Iterable[Event]) -> list[Event]:
@@ -107,12 +117,13 @@ def join_across_cuts(segments: Sequence[SegmentRecord], tolerance_s: float = JOI
 def _continued(out: list[Event], ends_in: list[int], event: Event, prev: SegmentRecord | None,
                seg: SegmentRecord, tolerance_s: float) -> int | None:
     """Index in ``out`` of the event that ``event`` continues across the cut before ``seg``."""
-    if prev is None or event["start_s"] > seg.offset_s + tolerance_s:
+    if prev is None:
         return None
     for at in range(len(out) - 1, -1, -1):
         old = out[at]
-        if (ends_in[at] == prev.index and old["end_s"] >= prev.end_s - tolerance_s
-                and event["start_s"] - old["end_s"] <= JOIN_GAP_S and same_kind(old, event)):
+        reach = max(tolerance_s, join_gap(old, event))
+        if (ends_in[at] == prev.index and old["end_s"] >= prev.end_s - reach and event["start_s"] <= seg.offset_s + reach
+                and event["start_s"] - old["end_s"] <= join_gap(old, event) and same_kind(old, event)):
             return at
     return None
 

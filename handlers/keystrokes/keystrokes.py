@@ -19,7 +19,7 @@ import numpy as np
 from handlers.keystrokes.change import typist_change
 from handlers.keystrokes.checks import automation, idle, paste_bursts
 from handlers.keystrokes.events import KeyLog, LogError, read_log
-from handlers.keystrokes.live import baseline_log, carry_out, edge_idle
+from handlers.keystrokes.live import baseline_log, carry_out, edge_idle, join_gaps
 from handlers.keystrokes.options import Options, OptionsError
 from handlers.keystrokes.rhythm import Timing, build_profile, timing
 from ml_service.results import ErrorCode, build_result, error_result
@@ -51,8 +51,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     except LogError as exc:
         return _failed(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), started)
     violations, notes = analyse(session, enrolment, opts, len(vocab))
-    if segment and "idle" in opts.checks:
-        violations += edge_idle(session, opts, segment)
+    if segment:
+        violations = join_gaps(violations, opts) + (edge_idle(session, opts, segment) if "idle" in opts.checks else [])
     media = {
         "duration_s": round(session.duration_s, 3),
         "files": [_file_facts("recording", session)]

@@ -5,6 +5,8 @@ Given ``submission["segment"]`` (``docs/contracts.md`` §5), the handler
 * reports the idle stretches at the segment's edges (before its first and after its last
   key) as fragments (``details.partial_min_s``): the worker joins them across the cuts, so an
   idle minute that a cut splits is still one ``idle`` violation;
+* marks ``typist_change`` and ``paste_burst`` with the gap at which one pass merges them
+  (``details.join_gap_s``), so the worker joins them across a cut as one pass would;
 * carries the session's first ``typist_baseline_keys`` keystrokes (``carry["baseline"]``:
   ``[t_s, dwell_s or null, key]`` on the session timeline) and, without an enrolment log,
   checks later segments' rhythm against them, as one pass checks the session against its start.
@@ -20,7 +22,7 @@ from handlers.keystrokes.events import KeyLog, parse_log
 from handlers.keystrokes.intervals import ramp
 from handlers.keystrokes.options import Options
 
-__all__ = ["baseline_log", "carry_out", "edge_idle"]
+__all__ = ["baseline_log", "carry_out", "edge_idle", "join_gaps"]
 
 
 def baseline_log(segment: dict[str, Any] | None, vocab: dict[str, int], opts: Options) -> KeyLog | None:
@@ -80,3 +82,10 @@ def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add((e["start_s"], e["end_s"]))
             out.append(e)
     return out
+
+
+def join_gaps(violations: list[dict[str, Any]], opts: Options) -> list[dict[str, Any]]:
+    """The violations, each marked with how far apart one pass merges two of its kind."""
+    gaps = {"typist_change": opts.typist_merge_s, "paste_burst": opts.paste_merge_s}
+    return [{**v, "details": {**(v.get("details") or {}), "join_gap_s": gaps[v["type"]]}} if v["type"] in gaps else v
+            for v in violations]
