@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     args = _parser().parse_args(argv)
     say = (lambda text: None) if args.json else (lambda text: print(text, file=err, flush=True))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers are stopped too
     s = measure(args, say, out)
     if not args.json:
         rows = [["segment upload -> its alerts", f"p50 {fmt(s['alert_p50_s'])} s, p95 {fmt(s['alert_p95_s'])} s, "

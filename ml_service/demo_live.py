@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -57,6 +58,7 @@ def main(argv: list[str]) -> int:
         _parser().error("--recording needs exactly one --modality")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers are stopped too
     out = args.out.resolve()
     shutil.rmtree(out / "state", ignore_errors=True)
     for sub in ("state", "env", "logs", "segments"):
