@@ -1,6 +1,6 @@
 """The audio handler on the real development set, per condition, with diarization figures.
 
-    python bench/audio_real.py [--cache DIR] [--force] [--json]
+    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE]
 
 Builds (or reuses) the real set (:mod:`ml_service.realsets.audio`), runs the handler on every
 sample as the worker would, and prints JSON lines on stdout and a table on stderr:
@@ -8,6 +8,8 @@ sample as the worker would, and prints JSON lines on stdout and a table on stder
 - ``"record": "check"``: per condition (``same-mic``, ``other-mic``, ``far-field``,
   ``noise-suppressed``, ``all``) and check: precision, recall, truth and predicted events, and
   false alarms per hour of the candidate alone (``alone`` samples: no violation in truth);
+- ``"record": "second_voice"``: per condition, ``multiple_speakers`` recall over the truth
+  episodes in which a second voice speaks at least 3 s (from the RTTM);
 - ``"record": "diarization"``: per condition, DER-style figures over the samples with more
   than one person (missed speech, false alarm, speaker confusion, DER without collar, frames of
   10 ms, overlap counted per speaker) and how often the number of voices found was right;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 import tempfile
 from collections import defaultdict
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--dump", type=Path, default=None, help="write every sample's violations and media here")
     args = parser.parse_args(argv)
     built, _ = realsets.load_set("audio", args.cache, force=args.force)
     folder = Path(built[0].recordings[0]).parent
@@ -54,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((sample, result["violations"], result["media"]))
         if not args.json:
             print(f"[{n}/{len(built)}] {sample.name}: {len(result['violations'])} violation(s)", file=sys.stderr)
-    records = _check_records(runs) + _diarization_records(runs, folder) + _identity_records(runs)
+    if args.dump:
+        args.dump.write_text(json.dumps([{"name": s.name, "truth": s.truth, "violations": v, "media": m}
+                                         for s, v, m in runs], indent=1, default=str))
+    records = (_check_records(runs) + _second_voice_records(runs, folder) + _diarization_records(runs, folder)
+               + _identity_records(runs))
     for record in records:
         emit(record, sys.stdout)
     if not args.json:
@@ -87,6 +95,29 @@ def _check_records(runs) -> list[dict]:
                         "recall": m["recall"], "n_truth": m["n_truth"], "n_pred": m["n_pred"],
                         "alone_hours": round(hours, 3),
                         "false_alarms_per_alone_hour": round(alarms / hours, 2) if hours else None})
+    return out
+
+
+def _second_voice_records(runs, folder: Path) -> list[dict]:
+    """``multiple_speakers`` recall over truth episodes where a second voice speaks >= 3 s (RTTM)."""
+    out = []
+    for cond, group in _groups(runs):
+        found = total = 0
+        for sample, violations, _ in group:
+            truth = [e for e in sample.truth if e["type"] == "multiple_speakers"]
+            if not truth:
+                continue
+            turns = _rttm(folder / f"{sample.name}.rttm")
+            got = {t for t, _ in evaluation.match_events(truth, [v for v in violations if v["type"] == "multiple_speakers"])}
+            for i, e in enumerate(truth):
+                inside = sorted((sum(max(0.0, min(b, e["end_s"]) - max(a, e["start_s"])) for a, b in spans)
+                                 for spans in turns.values()), reverse=True)
+                if len(inside) > 1 and inside[1] >= 3.0:
+                    total += 1
+                    found += i in got
+        if total:
+            out.append({"record": "second_voice", "condition": cond, "episodes": total, "found": found,
+                        "recall": round(found / total, 3)})
     return out
 
 

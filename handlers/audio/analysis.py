@@ -41,7 +41,8 @@ def analyse(source: Stream | np.ndarray, opts: Options,
         d = diarization(audio, levels, probs, segments, opts)
         events += _speaker_events(d, opts, reference, facts)
     if opts.enabled("background_noise"):
-        events += noise.noise_events(audio, levels, quiet, opts.noise_db, opts.noise_min_s, opts.noise_merge_gap_s)
+        events += noise.noise_events(audio, levels, quiet, opts.noise_db, opts.noise_min_s, opts.noise_merge_gap_s,
+                                    probs)
     if opts.enabled("mic_muted_or_dead"):
         events += silence.mic_dead_events(audio, levels, opts.mic_dead_db, opts.mic_dead_min_s)
         facts.update(silence.quiet_facts(audio, levels, opts.mic_dead_db, opts.mic_dead_min_s))
@@ -89,7 +90,7 @@ def _speaker_events(d: speakers.Diarization, opts: Options, reference, facts) ->
         events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_merge_similarity)
     if opts.enabled("voice_mismatch"):
         identity = voices.identify(d, reference, opts.voice_match_threshold, opts.voice_reject_threshold,
-                                   opts.voice_margin)
+                                   opts.voice_margin, opts.voice_foreign_below)
         events += voices.voice_mismatch_events(d, identity, reference is not None,
                                                opts.speech_merge_gap_s, opts.speech_min_s)
         facts["voice_similarity"] = [round(s, 3) for s in identity.similarity]

@@ -7,7 +7,7 @@ clusters is the dot product of their mean vectors. Consecutive windows of one st
 already agree (>= 0.85) start as one node, so an hour of speech stays a few hundred nodes.
 
 A voice needs ``min_speaker_s`` of speech to count; smaller clusters (a cough, a few noisy
-windows) join the nearest real voice. Voices are numbered by speech time, 0 = dominant.
+windows), smallest first, join their nearest cluster. Voices are numbered by speech time, 0 = dominant.
 A turn is a run of one voice inside a stretch; its edges fall halfway between windows.
 """
 
@@ -158,13 +158,20 @@ def _premerge(vectors, owner):
 
 
 def _absorb_small(vectors, labels, seconds, min_speaker_s):
-    """Give clusters under ``min_speaker_s`` to the nearest big one; renumber by speech time."""
-    totals = np.bincount(labels, weights=seconds)
-    big = [k for k in np.argsort(-totals) if totals[k] >= min_speaker_s] or [int(np.argmax(totals))]
-    means = {k: _unit(vectors[labels == k].mean(axis=0)) for k in range(len(totals))}
-    target = {k: k if k in big else max(big, key=lambda b: float(means[k] @ means[b])) for k in means}
-    labels = np.array([target[k] for k in labels])
-    order = sorted(big, key=lambda k: -float(seconds[labels == k].sum()))
+    """Clusters under ``min_speaker_s``, smallest first, join their nearest cluster of any size.
+
+    Two small pieces of one real voice (a second person split by the room) can so add up to a
+    speaker, where giving each to the nearest big voice would lose it. Renumbered by speech time.
+    """
+    labels = labels.copy()
+    while len(kinds := np.unique(labels)) > 1:
+        totals = {k: float(seconds[labels == k].sum()) for k in kinds}
+        small = min(kinds, key=totals.get)
+        if totals[small] >= min_speaker_s:
+            break
+        means = {k: _unit(vectors[labels == k].mean(axis=0)) for k in kinds}
+        labels[labels == small] = max((k for k in kinds if k != small), key=lambda k: float(means[small] @ means[k]))
+    order = sorted(np.unique(labels), key=lambda k: -float(seconds[labels == k].sum()))
     rank = {k: r for r, k in enumerate(order)}
     return np.array([rank[k] for k in labels])
 
