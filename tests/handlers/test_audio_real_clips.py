@@ -116,3 +116,14 @@ def test_silence_kinds_from_the_signal_itself() -> None:
     assert silence.flatness(hiss) > 0.9 > 0.75 > silence.flatness(audio_chain.room_tone(n, -52, 2))  # pink room
     assert float(np.mean(levels(gated[16000:]))) < -70  # quiet enough to have been called dead before
     assert silence.classify(gated[16000:], levels(gated[16000:])) is None
+
+
+def test_speech_likeness_of_a_noise_candidate() -> None:
+    from handlers.audio import noise
+
+    rng = np.random.default_rng(2)
+    syllables = -30 + 12 * np.sin(np.arange(100) * 2 * np.pi / 8)  # 4 Hz swings, 24 dB peak to peak
+    half_heard = np.where(rng.random(100) < 0.3, 0.2, 0.02)
+    assert noise.speech_like(syllables, half_heard)
+    assert not noise.speech_like(syllables, np.zeros(100))  # the VAD never stirred: music, clatter
+    assert not noise.speech_like(-30 + rng.normal(0, 0.5, 100), half_heard)  # a steady fan
