@@ -30,8 +30,6 @@ from ml_service.samples.truth import Sample
 __all__ = ["CONDITIONS", "build", "condition_of"]
 
 MODALITY = "audio"
-# The cache is stamped with a hash of this file only: bump when audio_chain.py or audio_scene.py change.
-HELPERS_VERSION = 3
 CONDITIONS = ("same-mic", "other-mic", "far-field", "noise-suppressed")
 _ALL = ["speech", "multiple_speakers", "voice_mismatch", "background_noise", "mic_muted_or_dead",
         "conversation_hints"]
