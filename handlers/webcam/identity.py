@@ -19,7 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Encoder", "distance"]
+__all__ = ["Encoder", "distance", "mismatch_confidence"]
+
+# How sure a distance makes us that two faces are different people: a logistic curve fitted to
+# the genuine and impostor distances of bench/webcam_identity.py (README: "Identity on hard
+# pairs"); at the operating point 0.6 it is about 0.5 only when the curve is centred there.
+_MID, _SCALE = 0.6, 0.04
 
 
 def _models_dir() -> Path:
@@ -50,3 +55,10 @@ class Encoder:
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b))
+
+
+def mismatch_confidence(d: float, threshold: float) -> float:
+    """Confidence that a face at distance ``d`` (above ``threshold``) is someone else: low just
+    past the threshold, where genuine and impostor pairs overlap, high well beyond it."""
+    mid = max(_MID, threshold)
+    return round(float(1.0 / (1.0 + np.exp(-(d - mid) / _SCALE))), 3)

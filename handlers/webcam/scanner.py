@@ -10,6 +10,11 @@ scout sample. :class:`Scanner` scans
 - at every scout sample while an extra face is seen, with a lower score (hysteresis),
 - and, when a new extra face appears, backwards over the few scout frames kept since the
   previous scan, so its start is known to one scout interval.
+
+A candidate counts only when the FaceLandmarker, run on the candidate's region enlarged to
+~160 px, finds a face with landmarks there (:class:`Confirmer`): a shadow, a picture's
+texture or a poster's pattern that fooled the detector is dropped. checks.py then also asks
+for two samples in a row.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from handlers.webcam.faces import FaceObs
+from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.options import Options
 from handlers.webcam.small_faces import FaceBox, SmallFaceDetector
 
-__all__ = ["Scanner"]
+__all__ = ["Confirmer", "Scanner"]
 
 _CELL = 40       # px: the room is compared in cells of this size ...
 _CHANGE = 0.06   # ... whose exposure-normalised mean luma moved by this much
@@ -48,12 +53,37 @@ def _centre_in(box: FaceBox, main: FaceBox) -> bool:
     return main.x0 <= cx <= main.x1 and main.y0 <= cy <= main.y1
 
 
+class Confirmer:
+    """A second look at a candidate face: the FaceLandmarker on the enlarged region around it."""
+
+    def __init__(self) -> None:
+        self.model = Landmarker(1, video=False)
+
+    def is_face(self, rgb: np.ndarray, box: FaceBox) -> bool:
+        h, w = rgb.shape[:2]
+        side = 1.8 * max(box.width, box.y1 - box.y0)
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return False
+        scale = 288 / max(x1 - x0, y1 - y0)
+        crop = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        faces = self.model.detect(crop)
+        return any(abs(f.centre[0] / scale + x0 - cx) < box.width * 0.6 and abs(f.centre[1] / scale + y0 - cy) < box.width * 0.6
+                   for f in faces)
+
+    def close(self) -> None:
+        self.model.close()
+
+
 class Scanner:
     """Decides when to scan a scout frame and counts the faces besides the main one."""
 
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.detector = SmallFaceDetector(opts.small_face_min_score)
+        self.confirmer = Confirmer()
         self.scans = 0
         self.last_t = -1e9
         self.last_room: np.ndarray | None = None
@@ -86,7 +116,7 @@ class Scanner:
         if main is not None:
             mb = FaceBox(*main.box, 1.0)
             boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
-        return boxes
+        return [b for b in boxes if self.confirmer.is_face(rgb, b)]
 
     def _room_changed(self, room: np.ndarray, face: FaceObs | None) -> bool:
         if self.last_room is None:
