@@ -7,7 +7,10 @@ body are real). Each clip is turned into a webcam-like recording: a 4:3 window (
 the manifest, else the whole frame padded grey to 4:3), 15 fps, H.264 at 640x480 (500 kbit/s)
 or 320x240 (150 kbit/s, a low-resolution, compressed webcam).
 
-Clean samples are whole clips, untouched: nobody leaves, nobody else appears, no cover.
+Clean samples are whole clips, untouched: nobody leaves, nobody else appears, no cover. The
+FaceForensics++ clip 004 is not one: its presenter turns 35-45 degrees between two cameras
+every few seconds (checked by eye), so it only carries edited events whose checks it does not
+disturb (a second person, a replaced person).
 Event samples are edits of real footage whose truth is exact by construction:
 
 - leaves: the 4:3 window jumps to a part of the room with nobody in it (``away_crop``, checked
@@ -166,13 +169,16 @@ _CLEAN: dict[str, tuple[tuple[int, int], list[Piece]]] = {
     "mead-M030": (_SD, _mead("M030")),
     "mead-W009": (_SD, _mead("W009")),
     "mead-W011-lowres": (_LOW, _mead("W011")),
-    "ffpp-004": (_SD, [("ffpp-004", 0.0, 0.0, "crop")]),
     "ffpp-519-lowres": (_LOW, [("ffpp-519", 0.0, 0.0, "")]),
     "ffpp-634": (_SD, [("ffpp-634", 0.0, 0.0, "crop")]),
     "lrs2-129": (_SD, [("lrs2-129", 0.0, 0.0, "")]),
     "vx-aoc": (_SD, [("vx-aoc", 0.0, 0.0, "")]),
     "dfdc-lynaeydofd": (_SD, [("dfdc-lynaeydofd", 0.0, 0.0, "crop")]),
     "dfdc-widuwuoiur-lowres": (_LOW, [("dfdc-widuwuoiur", 0.0, 0.0, "crop")]),
+    "dfdc-abofeumbvv-dim": (_SD, [("dfdc-abofeumbvv", 0.0, 0.0, "crop")]),
+    "dfdc-abqwwspghj": (_SD, [("dfdc-abqwwspghj", 0.0, 0.0, "crop")]),
+    "dfdc-brtujopkby-lowres": (_LOW, [("dfdc-brtujopkby", 0.0, 0.0, "crop")]),
+    "dfdc-yhffcuhhjy": (_SD, [("dfdc-yhffcuhhjy", 0.0, 0.0, "crop")]),
 }
 
 
