@@ -1,6 +1,6 @@
 """Webcam fairness: face presence, landmark failures and identity errors by skin-tone group.
 
-    python bench/webcam_fairness.py [--cache DIR] [--json]
+    python bench/webcam_fairness.py [--cache DIR] [--per-group N] [--json]
 
 The faces are UTKFace adults (``ml_service/realsets/webcam-faces.json``: 150 per ethnicity
 label, built into the real-set cache from a local copy of the source repository). Two groupings
@@ -12,10 +12,11 @@ Each face is placed as a webcam would see it, in two conditions: ``good`` (a 640
 face ~150 px, even light) and ``poor`` (face ~75 px, 45 % exposure, JPEG quality 35: a cheap
 webcam in a dim room). Per group and condition:
 
-- presence recall: the handler's FaceLandmarker finds the face;
-- landmark failure: a face is found but its eye/nose points are off the face or implausible
-  (eye distance outside 0.25-0.65 of the face width, or a head pose beyond 35 degrees on a
-  frontal photo);
+- presence recall: the handler finds the face (its FaceLandmarker on the frame, else the
+  full-range detector's box landmarked on its enlarged region, as in ``analyse.py``);
+- landmark failure: a face is found but its landmarks are implausible for a frontal photo:
+  the outer eye corners apart by less than 0.45 or more than 0.95 of the face width, the face
+  centre more than a quarter of its width from the photo's, or a head pose beyond 35 degrees;
 - identity, at the handler's threshold (0.6): FNMR = a face against its own ``poor`` copy
   (same photo, degraded: a lower bound of real same-person errors); FMR = pairs of different
   people of the same group, gender and age within 5 years (demographically matched impostors,
@@ -69,28 +70,33 @@ def ita_group(chip_rgb: np.ndarray) -> str:
 def measure(files: dict[str, Path], meta: dict[str, dict]) -> list[dict]:
     from handlers.webcam.faces import Landmarker
     from handlers.webcam.identity import Encoder
+    from handlers.webcam.options import Options
+    from handlers.webcam.scanner import Scanner
 
-    model, encoder, rows = Landmarker(1, video=False), Encoder(), []
+    model, rescuer, encoder, rows = Landmarker(1, video=False), Scanner(Options()), Encoder(), []
     try:
         for fid, path in sorted(files.items()):
             chip = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
             row = {"id": fid, **meta[fid], "tone": ita_group(chip)}
             for cond, (px, gain, jpeg) in CONDITIONS.items():
                 frame = cv2.cvtColor(webcam_frame(cv2.cvtColor(chip, cv2.COLOR_RGB2BGR), px, gain, jpeg), cv2.COLOR_BGR2RGB)
-                faces = model.detect(frame)
+                faces = model.detect(frame) or rescuer.rescue(frame)
                 row[f"{cond}_found"] = bool(faces)
-                row[f"{cond}_landmark_fail"] = bool(faces) and _implausible(faces[0])
+                row[f"{cond}_landmark_fail"] = bool(faces) and _implausible(faces[0], px)
                 row[f"{cond}_emb"] = encoder.encode(frame, faces[0].points5).tolist() if faces else None
             rows.append(row)
     finally:
         model.close()
+        rescuer.confirmer.close()
     return rows
 
 
-def _implausible(face) -> bool:
+def _implausible(face, face_px: int) -> bool:
     (rx, ry), (lx, ly) = face.points5[0], face.points5[2]
     eyes = float(np.hypot(rx - lx, ry - ly)) / max(face.width, 1.0)
-    return not 0.25 <= eyes <= 0.65 or abs(face.yaw) > 35 or abs(face.pitch) > 35
+    cx, cy = face.centre
+    off = np.hypot(cx - 320, cy - (240 - 20)) / face_px
+    return not 0.45 <= eyes <= 0.95 or off > 0.25 or abs(face.yaw) > 35 or abs(face.pitch) > 35
 
 
 def summarise(rows: list[dict], key: str) -> dict[str, dict]:
@@ -130,9 +136,22 @@ def _table(title: str, summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _per_group(files: list, n: int) -> list:
+    """The first ``n`` files of each ethnicity label, in manifest order."""
+    counts: dict[str, int] = {}
+    chosen = []
+    for f in files:
+        group = f.extra["group"]
+        if counts.get(group, 0) < n:
+            counts[group] = counts.get(group, 0) + 1
+            chosen.append(f)
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--per-group", type=int, default=150, help="faces per ethnicity label (manifest order)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     manifest = realsets.read_manifest(MANIFEST)
@@ -142,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     except realsets.RealSetUnavailable as exc:
         print(json.dumps({"status": "real_set_unavailable", "error": str(exc)}))
         return 1
-    rows = measure(files, {f.id: f.extra for f in manifest.files})
+    chosen = _per_group(manifest.files, args.per_group)
+    rows = measure({f.id: files[f.id] for f in chosen}, {f.id: f.extra for f in chosen})
     for key, title in (("group", "By UTKFace ethnicity label"), ("tone", "By measured skin tone (ITA)")):
         summary = summarise(rows, key)
         print(json.dumps({"record": "fairness", "by": key, "summary": summary}))

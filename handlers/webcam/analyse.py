@@ -107,9 +107,11 @@ class _Pass:
         # VIDEO mode's tracking carries a stale region across the gaps between samples and
         # then misplaces the lips (measured: a closed mouth read as open after a head turn)
         self.scout, self.dense = Landmarker(1, video=False), Landmarker(1, video=False)
-        # a person without a face (turned away, head out of frame) is not an absence (person.py)
+        # a person without a face (turned away, head out of frame) is not an absence (person.py);
+        # a face too small or dim for the landmarker is looked for again first (Scanner.rescue)
         self.segmenters = {id(self.scout): PersonSegmenter(), id(self.dense): PersonSegmenter()}
         self.scanner = Scanner(opts)
+        self.rescuers = {id(self.scout): self.scanner, id(self.dense): Scanner(opts)}
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
         self.identity_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-identity")
@@ -143,7 +145,8 @@ class _Pass:
             self.identity_pool.shutdown(wait=True)
             self.scout.close()
             self.dense.close()
-            self.scanner.confirmer.close()
+            for scanner in self.rescuers.values():
+                scanner.confirmer.close()
         self.out.embeddings = [(t, f.result()) for t, f in self.embeddings]
         self.out.scans = self.scanner.scans
         self.out.obs.sort(key=lambda o: o.t)
@@ -224,7 +227,7 @@ class _Pass:
         if dark:
             return Obs(frame.t, dense, True, []), None
         rgb = frame.rgb()
-        faces = model.detect(rgb, frame.t)
+        faces = model.detect(rgb, frame.t) or self.rescuers[id(model)].rescue(rgb)
         if not faces:
             return Obs(frame.t, dense, False, [], person=self.segmenters[id(model)].share(rgb)), rgb
         return Obs(frame.t, dense, False, faces, _look(rgb, faces[0])), rgb

@@ -182,7 +182,10 @@ def pose(data: Observations, opts: Options, people: People) -> list[Violation]:
         series = [(t, None if lab is None else bool(lab)) for t, lab in labels]
         for s in merge(spans(series, data.end_s), opts.merge_gap_s, min_s):
             direction = _majority([lab for t, lab in labels if s[0] <= t <= s[1] and lab])
-            out.append(_violation(kind, s, 0.7, direction=direction, **_angles(data, (s[0], s[1], direction), people)))
+            if direction == "away" and s[1] - s[0] < opts.face_absent_min_s:
+                continue  # a face unseen for a moment (dim, small) is weak evidence: as long as an absence
+            conf = 0.5 if direction == "away" else 0.7
+            out.append(_violation(kind, s, conf, direction=direction, **_angles(data, (s[0], s[1], direction), people)))
     return out
 
 
@@ -239,14 +242,19 @@ def _trim_open(s: Span, usable: list[tuple[int, Obs]], people: People, opts: Opt
     return (max(s[0], is_open[0] - gap), min(s[1], is_open[-1] + gap), s[2])
 
 
-def expressions(data: Observations, opts: Options, people: People) -> list[Violation]:
+def expressions(data: Observations, opts: Options, people: People, speech: list[Violation] | None = None) -> list[Violation]:
     """Cues, not accusations: a smile or surprise well above this person's usual and beyond their
-    own spread, held for ``expression_min_s`` (talking and passing smiles are not cues)."""
+    own spread, held for ``expression_min_s``. Passing smiles, and smiles while talking
+    (``speech``: the talking intervals; people smile as they speak), are not cues."""
+    spoken = [(v["start_s"], v["end_s"]) for v in speech or []]
+
     def cue(i: int, o: Obs) -> str | bool:
         if o.face is None:
             return False
         if people.rel(i, o, "surprise") >= people.limit(i, "surprise", opts.surprise_score):
             return "surprise"
+        if any(a <= o.t <= b for a, b in spoken):
+            return False
         return "smile" if people.rel(i, o, "smile") >= people.limit(i, "smile", opts.smile_delta) else False
 
     series = [(o.t, None if o.dark else cue(i, o)) for i, o in enumerate(data.obs)]
@@ -340,5 +348,6 @@ def _identity_cuts(data: Observations, opts: Options, start: float, end: float) 
 
 def all_checks(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
     people = People(data, opts)
+    speech = talking(data, opts, people)
     return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference),
-            *pose(data, opts, people), *talking(data, opts, people), *expressions(data, opts, people)]
+            *pose(data, opts, people), *speech, *expressions(data, opts, people, speech)]

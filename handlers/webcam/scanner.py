@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -60,21 +61,36 @@ class Confirmer:
         self.model = Landmarker(1, video=False)
 
     def is_face(self, rgb: np.ndarray, box: FaceBox) -> bool:
+        return self.find(rgb, box) is not None
+
+    def find(self, rgb: np.ndarray, box: FaceBox) -> FaceObs | None:
+        """The landmarked face at ``box`` (frame coordinates), or None."""
         h, w = rgb.shape[:2]
         side = 1.8 * max(box.width, box.y1 - box.y0)
         cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
         x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
         x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
         if x1 - x0 < 8 or y1 - y0 < 8:
-            return False
+            return None
         scale = 288 / max(x1 - x0, y1 - y0)
         crop = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        faces = self.model.detect(crop)
-        return any(abs(f.centre[0] / scale + x0 - cx) < box.width * 0.6 and abs(f.centre[1] / scale + y0 - cy) < box.width * 0.6
-                   for f in faces)
+        for f in self.model.detect(crop):
+            mapped = _to_frame(f, scale, x0, y0)
+            if abs(mapped.centre[0] - cx) < box.width * 0.6 and abs(mapped.centre[1] - cy) < box.width * 0.6:
+                return mapped
+        return None
 
     def close(self) -> None:
         self.model.close()
+
+
+def _to_frame(face: FaceObs, scale: float, x0: float, y0: float) -> FaceObs:
+    """A face found on an enlarged crop, in the frame's pixels (angles and scores unchanged)."""
+    def back(x: float, y: float) -> tuple[float, float]:
+        return x / scale + x0, y / scale + y0
+
+    (bx0, by0), (bx1, by1) = back(*face.box[:2]), back(*face.box[2:])
+    return replace(face, box=(bx0, by0, bx1, by1), points5=tuple(back(x, y) for x, y in face.points5))
 
 
 class Scanner:
@@ -117,6 +133,15 @@ class Scanner:
             mb = FaceBox(*main.box, 1.0)
             boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
         return [b for b in boxes if self.confirmer.is_face(rgb, b)]
+
+    def rescue(self, rgb: np.ndarray) -> list[FaceObs]:
+        """A face the landmarker missed on the whole frame (small, distant, dim): the full-range
+        detector's best box, landmarked on its enlarged region; [] when there is none."""
+        for box in sorted(self.detector.detect(rgb), key=lambda b: -b.score)[:1]:
+            face = self.confirmer.find(rgb, box)
+            if face is not None:
+                return [face]
+        return []
 
     def _room_changed(self, room: np.ndarray, face: FaceObs | None) -> bool:
         if self.last_room is None:

@@ -1,7 +1,7 @@
 """Labelled webcam recordings: real face photos composited into a moving, noisy room.
 
 Faces come from real photographs bundled in scikit-image (public domain): ``data.astronaut()``
-(the candidate, ``astronaut``; ``astronaut2`` is the same photograph re-shot: tighter crop,
+(the candidate, ``astronaut``, who smiles at rest, so smiles are planted on ``lfw0``; ``astronaut2`` is the same photograph re-shot: tighter crop,
 tilted, lit from one side, JPEG-compressed, the weaker stand-in for a second photo of her) and
 two 25x25 faces of ``data.lfw_subset()`` (``lfw0``, ``lfw26``), upscaled and placed on a plain
 head-and-shoulders card: other people. :func:`_photos` writes them once into
@@ -442,7 +442,7 @@ _SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
     ("head-turned", 55, "astronaut", None, [("yaw", 8, 15, 45), ("pitch", 24, 32, -40), ("yaw", 42, 48, -45)]),
     ("talking", 45, "astronaut", None, [("talk", 10, 22), ("talk", 30, 38)]),
     ("dark-and-covered.webm", 45, "astronaut", None, [("dark", 10, 18), ("cover", 28, 36)]),
-    ("expressions-and-gaze", 50, "astronaut", None, [("smile", 8, 14), ("gaze", 22, 28, "left"),
+    ("expressions-and-gaze", 50, "lfw0", None, [("smile", 8, 14), ("gaze", 22, 28, "left"),
                                                  ("gaze", 36, 42, "right")]),
 ]
 _CHECKS = ["face_absent", "multiple_faces", "identity_mismatch", "identity_change", "head_turned", "gaze_away",

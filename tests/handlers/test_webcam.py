@@ -32,7 +32,7 @@ CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
     "pose.mp4": (18, "astronaut", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)]),
     "talking.mp4": (14, "astronaut", [("talk", 4, 10)]),
     "dark.mp4": (14, "astronaut", [("dark", 3, 7), ("cover", 9, 12)]),
-    "expressions.mp4": (16, "astronaut", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
+    "expressions.mp4": (16, "lfw0", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
 }
 
 
