@@ -431,7 +431,7 @@ def make_clip(path: Path, seconds: float, events: list[tuple], who: str = "astro
 _SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
     ("clean-still", 60, "astronaut", None, []),
     ("clean-reference.webm", 45, "astronaut", "astronaut2", []),
-    ("lighting-change", 40, "lfw0", None, [("dim", 10, 25)]),
+    ("lighting-change", 40, "astronaut", None, [("dim", 10, 25)]),
     ("leaves-and-returns", 50, "astronaut", None, [("away", 12, 24), ("away", 35, 41)]),
     ("second-person-near", 40, "astronaut", None, [("second", 10, 22, "lfw26", 110)]),
     ("second-person-far.webm", 45, "astronaut", None, [("second", 8, 20, "lfw0", 40),
@@ -443,8 +443,10 @@ _SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
     ("head-turned", 55, "astronaut", None, [("yaw", 8, 15, 45), ("pitch", 24, 32, -40), ("yaw", 42, 48, -45)]),
     ("talking", 45, "astronaut", None, [("talk", 10, 22), ("talk", 30, 38)]),
     ("dark-and-covered.webm", 45, "astronaut", None, [("dark", 10, 18), ("cover", 28, 36)]),
-    ("expressions-and-gaze", 50, "lfw0", None, [("smile", 8, 14), ("gaze", 22, 28, "left"),
-                                                 ("gaze", 36, 42, "right")]),
+    # smiles on lfw0 (the astronaut smiles at rest); her right-gaze warp does not move the eye
+    # blendshapes of that 25 px face, so the right gaze is planted on the astronaut
+    ("expressions-and-gaze", 50, "lfw0", None, [("smile", 8, 14), ("gaze", 22, 28, "left")]),
+    ("gaze-right", 30, "astronaut", None, [("gaze", 10, 16, "right")]),
 ]
 _CHECKS = ["face_absent", "multiple_faces", "identity_mismatch", "identity_change", "head_turned", "gaze_away",
            "talking", "expression_cues", "camera_blocked_or_dark"]
