@@ -100,6 +100,7 @@ class Scanner:
         self.opts = opts
         self.detector = SmallFaceDetector(opts.small_face_min_score)
         self.confirmer = Confirmer()
+        self.confirmed: list[FaceBox] = []
         self.scans = 0
         self.last_t = -1e9
         self.last_room: np.ndarray | None = None
@@ -132,7 +133,10 @@ class Scanner:
         if main is not None:
             mb = FaceBox(*main.box, 1.0)
             boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
-        return [b for b in boxes if self.confirmer.is_face(rgb, b)]
+        # a face confirmed at the last scan is followed there without a new confirmation
+        kept = [b for b in boxes if any(b.iou(c) > 0.3 for c in self.confirmed) or self.confirmer.is_face(rgb, b)]
+        self.confirmed = kept
+        return kept
 
     def rescue(self, rgb: np.ndarray) -> list[FaceObs]:
         """A face the landmarker missed on the whole frame (small, distant, dim): the full-range
