@@ -30,6 +30,7 @@ from handlers.webcam.decode import Frame, VideoInfo, frames
 from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.identity import Encoder
 from handlers.webcam.options import Options
+from handlers.webcam.person import PersonSegmenter
 from handlers.webcam.scanner import Scanner
 from handlers.webcam.small_faces import FaceBox
 
@@ -44,12 +45,15 @@ class Obs:
     dark: bool
     faces: list[FaceObs]
     look: np.ndarray | None = None  # the main face's colours (see _look)
-    extra_small: int | None = None  # faces the full-range scan found besides the main one
+    extra_small: int | None = None  # faces the full-range scan found (and confirmed) besides the main one
     extra_px: float | None = None   # the smallest of them, width in pixels
+    extra_boxes: list[FaceBox] = field(default_factory=list)
+    person: float | None = None     # share of the frame showing a person, measured when no face is found
 
     def record_extra(self, boxes: list[FaceBox]) -> None:
         self.extra_small = len(boxes)
         self.extra_px = min((b.width for b in boxes), default=None)
+        self.extra_boxes = list(boxes)
 
     @property
     def face(self) -> FaceObs | None:
@@ -103,7 +107,11 @@ class _Pass:
         # VIDEO mode's tracking carries a stale region across the gaps between samples and
         # then misplaces the lips (measured: a closed mouth read as open after a head turn)
         self.scout, self.dense = Landmarker(1, video=False), Landmarker(1, video=False)
+        # a person without a face (turned away, head out of frame) is not an absence (person.py);
+        # a face too small or dim for the landmarker is looked for again first (Scanner.rescue)
+        self.segmenters = {id(self.scout): PersonSegmenter(), id(self.dense): PersonSegmenter()}
         self.scanner = Scanner(opts)
+        self.rescuers = {id(self.scout): self.scanner, id(self.dense): Scanner(opts)}
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
         self.identity_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-identity")
@@ -137,6 +145,8 @@ class _Pass:
             self.identity_pool.shutdown(wait=True)
             self.scout.close()
             self.dense.close()
+            for scanner in self.rescuers.values():
+                scanner.confirmer.close()
         self.out.embeddings = [(t, f.result()) for t, f in self.embeddings]
         self.out.scans = self.scanner.scans
         self.out.obs.sort(key=lambda o: o.t)
@@ -217,8 +227,10 @@ class _Pass:
         if dark:
             return Obs(frame.t, dense, True, []), None
         rgb = frame.rgb()
-        faces = model.detect(rgb, frame.t)
-        return Obs(frame.t, dense, False, faces, _look(rgb, faces[0]) if faces else None), rgb
+        faces = model.detect(rgb, frame.t) or self.rescuers[id(model)].rescue(rgb)
+        if not faces:
+            return Obs(frame.t, dense, False, [], person=self.segmenters[id(model)].share(rgb)), rgb
+        return Obs(frame.t, dense, False, faces, _look(rgb, faces[0])), rgb
 
     def _identity(self, block: list[Obs], obs: Obs, rgb: np.ndarray) -> None:
         """Start a new track after an absence or a jump; embed settled frontal faces at a

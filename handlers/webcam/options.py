@@ -45,7 +45,7 @@ class Options:
     # expressions
     smile_delta: float = 0.45
     surprise_score: float = 0.5
-    expression_min_s: float = 1.5
+    expression_min_s: float = 3.0
     # camera
     dark_luma: float = 30.0              # mean luma (0-255) below this is dark
     uniform_luma_std: float = 8.0        # luma std below this is a covered / uniform view
