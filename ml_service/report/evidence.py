@@ -1,7 +1,7 @@
 """Evidence thumbnails: what the recording shows at each violation's start, inlined.
 
 For a recording with a video stream, :func:`frame_data_uri` asks ffmpeg for the frame at the
-violation's start, scaled to :data:`THUMB_WIDTH` px, as a base64 ``data:image/jpeg`` URI. For
+violation's start (or, for a detected object, at ``details.frame_s`` with ``details.box`` drawn), scaled to :data:`THUMB_WIDTH` px, as a base64 ``data:image/jpeg`` URI. For
 audio, :func:`waveform_svg` draws a small inline SVG of the samples from
 :data:`WAVE_BEFORE_S` before the start to :data:`WAVE_AFTER_S` after it, with the violation
 shaded. Nothing here raises for bad media: a thumbnail that cannot be made is ``None``.
@@ -61,9 +61,10 @@ def _snippets(items: Iterable[tuple[int, Any]], media: Path, kinds: set[Any],
     for index, violation in items:
         start = float(violation["start_s"])
         if "video" in kinds:
-            uri = frame_data_uri(media, _clamp(start, duration))
+            at, box = _object_frame(violation, start)
+            uri = frame_data_uri(media, _clamp(at, duration), box)
             snippet = None if uri is None else (
-                f'<img class="thumb" alt="frame at {start:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
+                f'<img class="thumb" alt="frame at {at:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
         elif "audio" in kinds:
             snippet = waveform_svg(media, start, float(violation["end_s"]))
         else:
@@ -79,10 +80,28 @@ def _clamp(t: float, duration: float | None) -> float:
     return max(0.0, t)
 
 
-def frame_data_uri(media: Path, t: float) -> str | None:
-    """The frame at ``t`` seconds, :data:`THUMB_WIDTH` px wide, as a JPEG ``data:`` URI."""
+def _object_frame(violation: Mapping[str, Any], start: float) -> tuple[float, list[float] | None]:
+    """Where a detected object was seen: ``details.frame_s`` and ``details.box`` (x0, y0, x1,
+    y1 in frame pixels) when the violation has them, else the start and no box."""
+    details = violation.get("details") or {}
+    box, at = details.get("box"), details.get("frame_s")
+    try:
+        if box is not None and at is not None and len(box) == 4:
+            return float(at), [float(v) for v in box]
+    except (TypeError, ValueError):
+        pass
+    return start, None
+
+
+def frame_data_uri(media: Path, t: float, box: list[float] | None = None) -> str | None:
+    """The frame at ``t`` seconds, :data:`THUMB_WIDTH` px wide, as a JPEG ``data:`` URI;
+    ``box`` (x0, y0, x1, y1 in frame pixels) is drawn on it in red."""
+    scale = f"scale={THUMB_WIDTH}:-2"
+    if box is not None:
+        x0, y0, x1, y1 = (max(0, int(round(v))) for v in box)
+        scale = f"drawbox=x={x0}:y={y0}:w={max(1, x1 - x0)}:h={max(1, y1 - y0)}:color=red:t=4,{scale}"
     data = _ffmpeg(["-ss", f"{t:.3f}", "-i", _target(media), "-frames:v", "1",
-                    "-vf", f"scale={THUMB_WIDTH}:-2", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "6"])
+                    "-vf", scale, "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "6"])
     if not data.startswith(b"\xff\xd8"):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
