@@ -152,22 +152,29 @@ def object_checks(samples: list[ObjectSample], end_s: float, opts: Options,
 
     ``others`` are the violations already found: ``person_in_background`` is not reported
     where ``multiple_faces`` already is (it is the second source, for faces not visible).
+    A phone's confidence is capped at 0.6: a dark wallet held up reads as a phone too.
     """
     labelled = [(s, _labels(s, opts)) for s in sorted(samples, key=lambda s: s.t)]
+    faces = [(v["start_s"], v["end_s"]) for v in others or [] if v["type"] == "multiple_faces"]
     out: list[dict[str, Any]] = []
     for kind in CHECKS:
         series = [(s.t, labels[kind] is not None) for s, labels in labelled]
-        for span in merge(spans(series, end_s), opts.merge_gap_s, opts.object_min_s):
+        found = merge(spans(series, end_s), opts.merge_gap_s, opts.object_min_s)
+        if kind == "person_in_background":
+            found = [p for span in found for p in _outside(span, faces) if p[1] - p[0] >= opts.object_min_s]
+        for span in found:
             hits = [(s, labels[kind]) for s, labels in labelled if span[0] <= s.t <= span[1] and labels[kind]]
-            if len(hits) < opts.object_min_hits or (kind == "person_in_background" and _covered(span, others, opts)):
-                continue
-            out.append(_violation(kind, span, hits))
+            if len(hits) >= opts.object_min_hits:
+                out.append(_violation(kind, span, hits))
     return out
 
 
-def _covered(span: Span, others: list[dict[str, Any]] | None, opts: Options) -> bool:
-    return any(v["type"] == "multiple_faces" and v["start_s"] - opts.merge_gap_s <= span[1]
-               and span[0] <= v["end_s"] + opts.merge_gap_s for v in others or [])
+def _outside(span: Span, cover: list[tuple[float, float]]) -> list[Span]:
+    """The parts of ``span`` outside the ``cover`` intervals."""
+    parts = [span]
+    for c0, c1 in cover:
+        parts = [q for p in parts for q in ((p[0], min(p[1], c0), p[2]), (max(p[0], c1), p[1], p[2])) if q[1] > q[0]]
+    return parts
 
 
 _NOTES = {"phone_visible": "a phone-like object in view (a dark wallet held up can look the same: check the frame)",
@@ -179,7 +186,7 @@ _NOTES = {"phone_visible": "a phone-like object in view (a dark wallet held up c
 def _violation(kind: str, span: Span, hits: list[tuple[ObjectSample, Detection]]) -> dict[str, Any]:
     sample, best = max(hits, key=lambda h: h[1].score)
     mean = float(np.mean([d.score for _, d in hits]))
-    confidence = min(0.9, 0.35 + 0.5 * mean + 0.05 * min(len(hits), 4))
+    confidence = min(0.6 if kind == "phone_visible" else 0.9, 0.35 + 0.5 * mean + 0.05 * min(len(hits), 4))
     return {"type": kind, "start_s": round(span[0], 2), "end_s": round(span[1], 2),
             "confidence": round(confidence, 3),
             "details": {"label": best.label, "score": round(best.score, 3),
