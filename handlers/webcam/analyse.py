@@ -29,6 +29,7 @@ import numpy as np
 from handlers.webcam.decode import Frame, VideoInfo, frames
 from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.identity import Encoder
+from handlers.webcam.objects import ObjectSample, ObjectScan
 from handlers.webcam.options import Options
 from handlers.webcam.person import PersonSegmenter
 from handlers.webcam.scanner import Scanner
@@ -69,6 +70,7 @@ class Observations:
     end_s: float = 0.0
     scans: int = 0
     segments: int = 1  # time segments analysed in parallel processes (segments.py)
+    objects: list[ObjectSample] = field(default_factory=list)  # object detector runs (objects.py)
 
 
 _LOOK_JUMP = 0.15  # relative change of a colour channel of the face that asks for an embedding
@@ -112,6 +114,7 @@ class _Pass:
         self.segmenters = {id(self.scout): PersonSegmenter(), id(self.dense): PersonSegmenter()}
         self.scanner = Scanner(opts)
         self.rescuers = {id(self.scout): self.scanner, id(self.dense): Scanner(opts)}
+        self.objects = ObjectScan(opts)
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
         self.identity_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-identity")
@@ -149,6 +152,7 @@ class _Pass:
                 scanner.confirmer.close()
         self.out.embeddings = [(t, f.result()) for t, f in self.embeddings]
         self.out.scans = self.scanner.scans
+        self.out.objects = self.objects.samples
         self.out.obs.sort(key=lambda o: o.t)
         if self.info.duration_s and end_s is None:
             self.out.end_s = max(self.out.end_s, self.info.duration_s)
@@ -164,6 +168,9 @@ class _Pass:
             self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, obs.record_extra)
         self._finish()
         prev, job = self.prev, None
+        if rgb is not None:  # objects.py: sparse, and at changes the scout pass finds
+            self.objects.maybe_scan(frame.t, rgb, obs.face.box if obs.face else None,
+                                    prev is not None and _changed(prev, obs), frame.luma)
         mouth = prev is not None and (self._talky(prev, obs) or self._mouth_moved(prev, buffer, frame))
         if prev is not None and buffer and (mouth or _changed(prev, obs)):
             todo = (self.prev_buffer[1::2] + buffer) if mouth else buffer[1::2]

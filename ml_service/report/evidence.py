@@ -4,7 +4,8 @@ For a recording with a video stream, :func:`frame_data_uri` asks ffmpeg for the 
 violation's start, scaled to :data:`THUMB_WIDTH` px, as a base64 ``data:image/jpeg`` URI. When the
 violation's ``details.evidence`` names a moment and the boxes seen then (``{"t": s, "boxes":
 [{"box": [x0, y0, x1, y1], "label": "other face"}]}``, in video pixels), that frame is shown with
-every box drawn: what was counted, so a phantom is visible as such. For
+every box drawn: what was counted, so a phantom is visible as such. A detected object's
+``details.frame_s`` and ``details.box`` are shown the same way. For
 audio, :func:`waveform_svg` draws a small inline SVG of the samples from
 :data:`WAVE_BEFORE_S` before the start to :data:`WAVE_AFTER_S` after it, with the violation
 shaded. Nothing here raises for bad media: a thumbnail that cannot be made is ``None``.
@@ -66,10 +67,10 @@ def _snippets(items: Iterable[tuple[int, Any]], media: Path, kinds: set[Any],
         start = float(violation["start_s"])
         evidence = (violation.get("details") or {}).get("evidence") or {}
         if "video" in kinds:
-            at = float(evidence.get("t", start))
-            uri = frame_data_uri(media, _clamp(at, duration), evidence.get("boxes") or [])
+            at, boxes = _evidence_frame(violation, evidence, start)
+            uri = frame_data_uri(media, _clamp(at, duration), boxes)
             snippet = None if uri is None else (
-                f'<img class="thumb" alt="frame at {start:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
+                f'<img class="thumb" alt="frame at {at:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
         elif "audio" in kinds:
             snippet = waveform_svg(media, start, float(violation["end_s"]))
         else:
@@ -85,7 +86,23 @@ def _clamp(t: float, duration: float | None) -> float:
     return max(0.0, t)
 
 
-BOX_COLOURS = {"face": "0x3cb44b", "other face": "0xe6194b", "not matching": "0xf58231"}
+BOX_COLOURS = {"face": "0x3cb44b", "other face": "0xe6194b", "not matching": "0xf58231", "object": "0xff0000"}
+
+
+def _evidence_frame(violation: Mapping[str, Any], evidence: Mapping[str, Any],
+                    start: float) -> tuple[float, list[dict[str, Any]]]:
+    """The moment and boxes to show: ``details.evidence``, else a detected object's
+    ``details.frame_s`` and ``details.box`` (x0, y0, x1, y1 in frame pixels), else the start."""
+    details = violation.get("details") or {}
+    box, at = details.get("box"), details.get("frame_s")
+    try:
+        if evidence:
+            return float(evidence.get("t", start)), list(evidence.get("boxes") or [])
+        if box is not None and at is not None and len(box) == 4:
+            return float(at), [{"box": [float(v) for v in box], "label": "object"}]
+    except (TypeError, ValueError):
+        pass
+    return start, []
 
 
 def frame_data_uri(media: Path, t: float, boxes: list[dict[str, Any]] | None = None) -> str | None:

@@ -26,6 +26,7 @@ A clip is a list of events over a calm candidate; each event plants its truth in
     smile t0 t1            mouth corners up (expression_cues)
     dark / cover t0 t1     lights off / lens covered (camera_blocked_or_dark)
     dim t0 t1              a lighting change that must not be reported (no truth)
+    object t0 t1 name ...  a real photo of a phone, book, screen, ... (_webcam_objects.py)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import numpy as np
 
 from ml_service.samples._media import encode_frames, loop_concat
 from ml_service.samples.truth import Sample
+from ml_service.samples._webcam_objects import CHECKS as _OBJECT_CHECKS, OBJECT_SET, object_truth, paint_objects
 
 __all__ = ["MODALITY", "generate", "long_truth", "make_clip", "make_long", "reference_photo"]
 
@@ -297,7 +299,9 @@ class _Clip:
         for e in self.events:
             if e[0] == "second" and e[1] - 0.3 <= t < e[2] + 0.3:
                 self._second(img, e, t)
+        paint_objects(img, self.events, t, front=False)  # _webcam_objects.py
         self._main(img, t)
+        paint_objects(img, self.events, t, front=True)
         return self._camera(img, t, i)
 
     def _second(self, img: np.ndarray, e: tuple, t: float) -> None:
@@ -392,6 +396,7 @@ def _truth(events: list[tuple], mismatch: bool, duration: float) -> list[dict]:
         truth.append(event)
         if e[0] in ("swap", "switch") and mismatch is False:
             truth.append({**event, "type": "identity_mismatch"})
+    truth += object_truth(events, duration)
     return sorted(truth, key=lambda v: (v["start_s"], v["type"]))
 
 
@@ -451,7 +456,7 @@ _SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
     ("gaze-right", 30, "astronaut", None, [("gaze", 10, 16, "right")]),
 ]
 _CHECKS = ["face_absent", "multiple_faces", "identity_mismatch", "identity_change", "head_turned", "gaze_away",
-           "talking", "expression_cues", "camera_blocked_or_dark"]
+           "talking", "expression_cues", "camera_blocked_or_dark", *_OBJECT_CHECKS]
 
 
 def generate(out_dir: Path, seed: int = 0, only: Collection[str] | None = None) -> list[Sample]:
@@ -459,7 +464,7 @@ def generate(out_dir: Path, seed: int = 0, only: Collection[str] | None = None) 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = []
-    for i, (name, seconds, who, ref, events) in enumerate(_SET):
+    for i, (name, seconds, who, ref, events) in enumerate([*_SET, *OBJECT_SET]):
         stem, _, ext = name.partition(".")
         if only is not None and f"webcam-{stem}" not in only:
             continue
