@@ -35,7 +35,7 @@ __all__ = ["CARRY_SCHEMA_ID", "Carry", "SegmentRecord", "carry_schema", "read_ca
 logger = logging.getLogger(__name__)
 
 CARRY_SCHEMA_ID = "ml-service/carry/1"
-MAX_CARRY_BYTES = 384 * 1024
+MAX_CARRY_BYTES = 256 * 1024  # a body stays far below XQueue's 2.5 MB form limit, even with a few carries
 MAX_HANDLER_STATE_BYTES = 32 * 1024
 KEEP_HANDLER_STATES = 4
 _MAX_CARRIES = 16
