@@ -45,23 +45,20 @@ def assign(carry: Carry, index: int, offset_s: float, end_s: float, events: list
         until = max(event["end_s"], nxt["end_s"]) if nxt else event["end_s"]
         known = prev or nxt
         ident = known["alert_id"] if known else alert_id(carry.session_id, carry.modality, event)
-        tagged.append({**event, "alert_id": ident, "since_s": since})
-        if not long_enough(event, until - since):
-            continue
-        shown.append(tagged[-1])
-        if not any(old is not None and _announced(old) for old in (prev, nxt)):
+        was = any(old is not None and old.get("alerted", False) for old in (prev, nxt))
+        qualifies = long_enough(event, until - since)
+        tagged.append({**event, "alert_id": ident, "since_s": since, "alerted": was or qualifies})
+        if qualifies:
+            shown.append(tagged[-1])
+        if qualifies and not was:
             new.append({**tagged[-1], "start_s": since, "end_s": until})
     return tagged, shown, new
-
-
-def _announced(old: Event) -> bool:
-    return long_enough(old, old["end_s"] - old.get("since_s", old["start_s"]))
 
 
 def unannounced(violations: list[Event]) -> list[Event]:
     """The session's joined violations no part of which was announced when its segment was
     analysed (parts analysed without each other's carry, joined only now)."""
-    return [v for v in violations if not any(_announced(p) for p in v.get("parts", [v]))]
+    return [v for v in violations if not any(p.get("alerted", False) for p in v.get("parts", [v]))]
 
 
 def _across(event: Event, other: SegmentRecord | None, cut_s: float, tolerance_s: float,

@@ -33,7 +33,7 @@ JOIN_GAP_S = 1.0  # the longest pause between two parts of one event across a cu
 _KIND_KEYS = ("direction", "cue", "title", "window", "voices")
 PARTIAL = "partial_min_s"
 _ALIKE = 0.75
-_CARRY_ONLY = ("alert_id", "since_s", "parts")
+_CARRY_ONLY = ("alert_id", "since_s", "alerted", "parts")
 JOIN_GAP = "join_gap_s"
 _MARKS = (PARTIAL, JOIN_GAP)
 

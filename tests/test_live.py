@@ -23,7 +23,8 @@ def ev(kind: str, start: float, end: float, **details) -> dict:
 
 
 def rec(index: int, offset: float, end: float, *events: dict, ok: bool = True, follows: bool = True) -> SegmentRecord:
-    tagged = tuple({**e, "alert_id": alert_id("s", "webcam", e), "since_s": e["start_s"]} for e in events)
+    tagged = tuple({**e, "alert_id": alert_id("s", "webcam", e), "since_s": e["start_s"],
+                    "alerted": "partial_min_s" not in (e.get("details") or {})} for e in events)
     return SegmentRecord(index, offset, end, follows, 0 if ok else 5, tagged if ok else ())
 
 
@@ -232,7 +233,8 @@ def test_a_violation_only_the_final_merge_shows_is_alerted_with_the_last_segment
     assert a1["live"]["alerted"] == a1["live"]["alert_ids"] == [alerts[0]["alert_id"]]
     crossed = [a0["carry"], {**a0["carry"], "seen": [1], "segments": [
         {"index": 1, "offset_s": 60.0, "end_s": 90.0, "follows": False, "error_code": 0,
-         "violations": [{**rest, "start_s": 60.0, "end_s": 80.0, "alert_id": "0" * 20, "since_s": 60.0}]}]}]
+         "violations": [{**rest, "start_s": 60.0, "end_s": 80.0, "alert_id": "0" * 20, "since_s": 60.0,
+                         "alerted": False}]}]}]
     late: list[dict] = []
     _, _, a2, _ = play(2, 90.0, handler_result(duration=10.0), last=True, alerts=late, carry=crossed)
     assert [(a["type"], a["start_s"], a["end_s"], a["evidence"]["segment_index"]) for a in late] == [("idle", 45, 80, 0)]

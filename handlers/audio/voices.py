@@ -35,7 +35,7 @@ import numpy as np
 from handlers.audio.frames import merge
 from handlers.audio.speakers import Diarization, Turn
 
-__all__ = ["Identity", "identify", "multiple_speaker_events", "voice_mismatch_events"]
+__all__ = ["Identity", "identify", "multiple_speaker_events", "recall_foreign", "voice_mismatch_events"]
 
 _SHORT_VOICE_S = 5.0  # a voice with less speech than this gets 0.1 less confidence
 
@@ -62,14 +62,21 @@ def _conf(x: float, seconds: float) -> float:
 
 
 def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject: float, margin: float,
-             foreign_below: float = 1.0) -> Identity:
-    """The identity decision for the voices of ``d`` (see the module docstring)."""
+             foreign_below: float = 1.0, session: np.ndarray | None = None) -> Identity:
+    """The identity decision for the voices of ``d`` (see the module docstring). ``session``:
+    without an enrolment, a live session's voice as first heard (``live.py``): the voice
+    nearest to it leads instead of this segment's dominant one, or nobody if none comes near."""
     if not len(d.centroids):
         return Identity("no_voice", [])
     if reference is None:
-        sims = [float(c @ d.centroids[0]) for c in d.centroids]
-        foreign = {k: _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k]) for k in range(1, len(sims))}
-        return Identity("dominant_voice", sims, {0}, foreign)
+        lead = 0 if session is None else int(np.argmax([float(c @ session) for c in d.centroids]))
+        if session is not None and float(d.centroids[lead] @ session) < reject:
+            sims = [float(c @ session) for c in d.centroids]
+            foreign = {k: _conf(0.6 + 3.0 * (reject - sims[k]), d.seconds[k]) for k in range(len(sims))}
+            return Identity("impostor", sims, set(), foreign)
+        sims = [float(c @ d.centroids[lead]) for c in d.centroids]
+        foreign = {k: _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k]) for k in range(len(sims)) if k != lead}
+        return Identity("dominant_voice" if session is None else "session_voice", sims, {lead}, foreign)
     sims = [float(c @ reference) for c in d.centroids]
     best = int(np.argmax(sims))
     if sims[best] < reject:
@@ -86,6 +93,23 @@ def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject
         else:
             out.uncertain.add(k)
     return out
+
+
+def recall_foreign(identity: Identity, d: Diarization, known: list[np.ndarray], same: float,
+                   own: np.ndarray | None) -> Identity:
+    """A voice that an earlier segment of a live session judged foreign (``known``) stays
+    foreign: any voice here at least ``same`` alike to one, and more alike to it than to the
+    candidate's ``own`` voice (enrolment or session voice), unless it matched the enrolment."""
+    for k, centroid in enumerate(d.centroids):
+        alike = max((float(centroid @ f) for f in known), default=-1.0)
+        mine = float(centroid @ own) if own is not None else -1.0
+        if (alike < same or alike <= mine or k in identity.foreign
+                or (k in identity.candidate and identity.decision == "matched")):
+            continue
+        identity.foreign[k] = _conf(0.6 + 2.0 * (alike - same), d.seconds[k])
+        identity.uncertain.discard(k)
+        identity.candidate.discard(k)
+    return identity
 
 
 def _episodes(turns: list[Turn], gap_s: float) -> list[list[Turn]]:
