@@ -12,8 +12,12 @@ When settled regions span half the content area in several places (a window swit
 the whole content area is one read. Before any read, past screens are recalled: a screen seen
 before (the exam page after a trip to another window) reuses its text, and only what differs is
 read again. Changes that are part of the screen moving vertically (scrolling) move what was read
-with them; only the rows scrolled into view are read. Whenever a read touches the title bar, the bar is also read on its own (it names the
-window).
+with them; only the rows scrolled into view are read. Whenever a read touches the top of the
+screen, its title bar (found by its look: :func:`windows.title_band`; in a browser, the tab
+shown) is also read on its own: it names the window. A window raised over part of the screen
+(a sudden change of at least ``window_min_share`` of it, not the whole width) is followed on its
+own (:class:`windows.RaisedWindows`): its title bar, wherever it is, is read when its region is,
+and when its region shows again what was under it, the window is gone and that is not read again.
 
 OCR runs in batches later (see :mod:`ocr`), so the tracker writes a :class:`~timeline.TextLog`
 of what it read, recalled or blanked and when; :func:`timeline.replay` turns the log and the OCR
@@ -32,6 +36,7 @@ import numpy as np
 from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box, Ocr
 from handlers.screencast.timeline import TextLog
+from handlers.screencast.windows import RaisedWindows, active_tab, title_band, title_text_box, to_frame
 
 __all__ = ["TextTracker"]
 
@@ -60,8 +65,9 @@ class TextTracker:
     """Queues OCR of changed, settled regions and logs what the screen showed when."""
 
     def __init__(self, ocr: Ocr, change_threshold: int = 24, settle_s: float = 2.0, force_s: float = 8.0,
-                 min_region: tuple[int, int] = (64, 8)) -> None:
+                 min_region: tuple[int, int] = (64, 8), window_min_share: float = 0.15) -> None:
         self.ocr = ocr
+        self.windows = RaisedWindows(window_min_share)
         self.threshold, self.settle_s, self.force_s = change_threshold, settle_s, force_s
         self.min_region = min_region
         self.log = TextLog()
@@ -70,6 +76,7 @@ class TextTracker:
         self._memory: list[_Screen] = []
         self._forced: list[list[Any]] = []  # [box, next allowed t, interval]
         self._base_h: int | None = None
+        self._content: Box = (0, 0, 0, 0)
         self._blank = False
 
     def update(self, t: float, frame: np.ndarray, small: np.ndarray, motion: np.ndarray | None,
@@ -86,12 +93,16 @@ class TextTracker:
                 self.log.blank(t)
             self._blank = True
             self.ref, self._since[:] = small.copy(), np.inf
+            self.windows.pending, self.windows.open = [], []
             return
         self._blank = False
         self._base_h = self._base_h or box[3]
+        self._content = box
         dirty = cv2.absdiff(small, self.ref) > self.threshold
         moving_now = motion is not None and np.count_nonzero(motion) > _SCROLL_SHARE * _area(box)
-        if moving_now and self._scroll(t, small, box):
+        scrolled = moving_now and self._scroll(t, small, box)
+        self._windows_changed(t, small, None if scrolled else motion, box)
+        if scrolled or self.windows.restored:
             dirty = cv2.absdiff(small, self.ref) > self.threshold
         self._since[dirty & np.isinf(self._since)] = t
         self._since[~dirty] = np.inf
@@ -99,6 +110,33 @@ class TextTracker:
             jobs = self._jobs(t, dirty)
             if jobs:
                 self._read(t, frame, small, box, jobs)
+
+    # --- windows raised over part of the screen ----------------------------------------------------
+
+    def _windows_changed(self, t: float, small: np.ndarray, motion: np.ndarray | None, box: Box) -> None:
+        """Windows gone (what was under them is back: no need to read it again), new candidates."""
+        self.windows.restored = False
+        for item in self.windows.back(small, self.threshold):
+            if item.read:
+                self.windows.restored = True
+                x, y, w, h = item.box
+                self.ref[y:y + h, x:x + w] = item.under
+                self._since[y:y + h, x:x + w] = np.inf
+                self.log.gone(t, item.key)
+                logger.debug("t=%.1f window %d gone", t, item.key)
+        if motion is not None:
+            self.windows.changed(t, motion, box, self.ref)
+
+    def _read_windows(self, frame: np.ndarray, jobs: list[tuple[Box, float]], scale: float) -> None:
+        """Windows that appeared where this read is: their title bar, read on its own."""
+        for item in self.windows.due([b for b, _ in jobs]):
+            full = to_frame(item.box)
+            band = title_band(frame, full)
+            if band is None and _spans(item.box, self._content):
+                continue  # no title bar and from edge to edge: a page changing, not a window
+            crop = self.ocr.submit(frame, _title_crop(frame, band)[0], scale, title=True) if band else None
+            self.log.window(item.since, full, item.key, crop)
+            logger.debug("window %d at %s since %.1f, title bar %s", item.key, full, item.since, band)
 
     # --- scrolling ---------------------------------------------------------------------------
 
@@ -180,6 +218,7 @@ class TextTracker:
             jobs = [(box, since)]
         scale = min(2.5, self._base_h / box[3]) if box[3] else 1.0
         scale = scale if scale > 1.05 else 1.0
+        self._read_windows(frame, jobs, scale)
         for (x, y, w, h), job_since in jobs:
             full = (x * SHRINK, y * SHRINK, w * SHRINK, h * SHRINK)
             flat = float(small[y:y + h, x:x + w].std()) <= _FLAT_STD  # nothing to read there
@@ -190,10 +229,19 @@ class TextTracker:
         band = (box[0], box[1], box[2], max(2, round(_TITLE_SHARE * box[3])))
         in_band = [s for b, s in jobs if _overlap(b, band)]
         if in_band:
-            self.log.title(min(in_band), self.ocr.submit(frame, tuple(v * SHRINK for v in band), scale, title=True))
+            self._read_title(frame, box, band, min(in_band), scale)
         if whole:
             self._remember(small)
         self.log.settle(since)
+
+    def _read_title(self, frame: np.ndarray, box: Box, band: Box, since: float, scale: float) -> None:
+        """The title bar at the top of the screen (or the tab shown in a browser's tab strip)."""
+        found = title_band(frame, to_frame(box), search=4)
+        if found is None:
+            crop, how = to_frame(band), "top_band"
+        else:
+            crop, how = _title_crop(frame, found)
+        self.log.title(since, self.ocr.submit(frame, crop, scale, title=True), how)
 
     def _recall(self, t: float, small: np.ndarray, changed: np.ndarray) -> bool:
         """Back to a screen read before: take its text; only what differs is read later."""
@@ -211,6 +259,7 @@ class TextTracker:
         self.log.recall(float(np.median(self._since[changed])), best.key)
         self.ref = best.thumb.copy()
         self._since[:] = np.inf
+        self.windows.pending, self.windows.open = [], []
         return True
 
     def _remember(self, small: np.ndarray) -> None:
@@ -240,6 +289,18 @@ def _vertical_shift(cur: np.ndarray, ref: np.ndarray, threshold: int) -> tuple[i
         return None
     moved = np.flatnonzero(best_rows & changed)
     return best, int(moved[0]), int(moved[-1]) + 1
+
+
+def _title_crop(frame: np.ndarray, band: Box) -> tuple[Box, str]:
+    """Where a title bar's text is: the tab shown in a tab strip, else the bar without icon and buttons."""
+    tab = active_tab(frame, band)
+    return (tab, "browser_tab") if tab != band else (title_text_box(band), "title_bar")
+
+
+def _spans(inner: Box, outer: Box) -> bool:
+    """``inner`` reaches (within 3 %) both the left and the right side of ``outer``."""
+    margin = 0.03 * outer[2]
+    return inner[0] <= outer[0] + margin and inner[0] + inner[2] >= outer[0] + outer[2] - margin
 
 
 def _area(box: Box) -> int:

@@ -5,24 +5,56 @@
 remembered and recalled, blank stretches. :func:`replay` walks it with the OCR results and keeps
 the visible lines and the window title, giving
 
-- ``contexts``: ``[(t, title Line or None)]``: each legible new title from ``t`` on (None while
-  the screen is blank). An illegible title is no evidence of a switch and is skipped.
+- ``contexts``: ``[(t, Foreground or None)]``: the window in front from ``t`` on (None while the
+  screen is blank): the latest of the title at the top of the screen (a maximised window, the
+  browser tab shown) and the windows raised over part of it that are still there. A raised
+  window is named by its own title bar, or, without one, by its topmost line of text; one whose
+  title is a line the screen already showed (a page's own header) or whose text is mostly words
+  the screen already showed (the exam page itself) is no window. An illegible title is no
+  evidence of a switch and is skipped.
 - ``matches``: deny-list terms on screen, each ``{term, category, start_s, end_s, text, box}``,
   from the time its region changed to show it until the time its region changed again.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
-from handlers.screencast.matching import Matcher, Term
+from handlers.screencast.matching import Matcher, Term, fold_tokens
 from handlers.screencast.ocr import Box, Line
 
-__all__ = ["TextLog", "replay"]
+__all__ = ["Foreground", "TextLog", "replay", "same_window"]
+
+logger = logging.getLogger(__name__)
 
 _MIN_TITLE_CONF = 50.0
+_SAME_WINDOW = 0.75  # name similarity within one window (its pages, its re-reads)
+_SEEN_WORDS = 0.5  # a raised region whose words are mostly on screen already is the same page
+_SEEN_TITLE = 0.8  # similarity of a band's text to a line already on screen: the page's header
+
+
+@dataclass(frozen=True)
+class Foreground:
+    """The window in front: its name (``line``), how it was recognised, and where."""
+
+    line: Line
+    how: str  # title_bar | browser_tab | top_band | window_title_bar | window_text
+    box: Box
+
+
+@dataclass
+class _Window:
+    key: int
+    t: float
+    box: Box
+    line: Line | None
+    how: str
+    under: list[Line]
+    words: set[str]
 
 
 class TextLog:
@@ -35,8 +67,16 @@ class TextLog:
     def read(self, t: float, box: Box, crop: int | None) -> None:
         self.entries.append(("read", t, box, crop))
 
-    def title(self, t: float, crop: int) -> None:
-        self.entries.append(("title", t, crop))
+    def title(self, t: float, crop: int, how: str = "title_bar") -> None:
+        self.entries.append(("title", t, crop, how))
+
+    def window(self, t: float, box: Box, key: int, crop: int | None) -> None:
+        """A window appeared over ``box`` at ``t``; ``crop`` is its title bar's read, if it has one."""
+        self.entries.append(("window", t, box, key, crop))
+
+    def gone(self, t: float, key: int) -> None:
+        """Window ``key`` left: what was under it shows again."""
+        self.entries.append(("gone", t, key))
 
     def settle(self, t: float) -> None:
         """A group of reads is complete: match the deny-list against what is now visible."""
@@ -72,10 +112,14 @@ class _State:
     results: dict[int, list[Line]]
     lines: list[Line] = field(default_factory=list)
     title: Line | None = None
-    read_title: Line | None = None
-    memory: dict[int, tuple[list[Line], Line | None]] = field(default_factory=dict)
+    title_how: str = "title_bar"
+    title_t: float = 0.0
+    read_title: tuple[Line | None, str] = (None, "title_bar")
+    windows: list[_Window] = field(default_factory=list)
+    front: Foreground | None = None
+    memory: dict[int, tuple[list[Line], tuple[Line | None, str]]] = field(default_factory=dict)
     open: dict[str, _Open] = field(default_factory=dict)
-    contexts: list[tuple[float, Line | None]] = field(default_factory=list)
+    contexts: list[tuple[float, Foreground | None]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
     shown: dict[Line, float] = field(default_factory=dict)  # line -> when it appeared
     gone: dict[Line, float] = field(default_factory=dict)  # line -> when its region changed
@@ -116,20 +160,77 @@ class _State:
             self.shown[line] = t
         return list(lines)
 
-    def title_read(self, t: float, crop: int) -> None:
-        found = self.results.get(crop, [])
-        self.read_title = _joined(found) if found else None
-        self.set_title(t, self.read_title)
+    # --- the window in front ---------------------------------------------------------------------
 
-    def set_title(self, t: float, line: Line | None) -> None:
-        if line is None or line.conf < _MIN_TITLE_CONF or len(re.sub(r"\W", "", line.text)) < 4:
+    def title_read(self, t: float, crop: int, how: str = "title_bar") -> None:
+        found = self.results.get(crop, [])
+        self.read_title = (_joined(found) if found else None, how)
+        self.set_title(t, *self.read_title)
+
+    def set_title(self, t: float, line: Line | None, how: str = "title_bar") -> None:
+        logger.debug("t=%.1f title %s (%s)", t, line, how)
+        if not _legible(line):
             return
         if self.title is None or self.title.text != line.text:
-            self.contexts.append((t, line))
             self.shown[line] = t
             if self.title is not None:
                 self.gone.setdefault(self.title, t)
-        self.title = line
+            if self.title is None or not same_window(self.title.text, line.text):
+                self.title_t = t  # a re-read of the same title (focus moved, repainted) is not news
+        self.title, self.title_how = line, how
+        self._front(t)
+
+    def window(self, t: float, box: Box, key: int, crop: int | None) -> None:
+        found = self.results.get(crop, []) if crop is not None else []
+        line = _joined(found) if found else None
+        logger.debug("window %d at %.1f: title %s", key, t, line)
+        visible = self.lines + ([self.title] if self.title else [])
+        if _legible(line) and any(_similar(line.text, seen.text) >= _SEEN_TITLE for seen in visible):
+            return  # a band the screen already showed: the page's own header, not a window
+        under = [ln for ln in self.lines if _overlap(ln.box, box)]
+        words = {w for ln in visible for w in fold_tokens(ln.text)}
+        named = line if _legible(line) else None
+        self.windows.append(_Window(key, t, box, named, "window_title_bar" if named else "window_text", under, words))
+        if named is not None:
+            self._front(t)
+
+    def gone_window(self, t: float, key: int) -> None:
+        found = next((w for w in self.windows if w.key == key), None)
+        if found is None:
+            return
+        self.windows.remove(found)
+        for line in [ln for ln in self.lines if _overlap(ln.box, found.box)] + [found.line]:
+            self.gone.setdefault(line, t)
+            if line in self.lines:
+                self.lines.remove(line)
+        self.lines += self._shown(t, found.under)
+        self._front(t)
+        self.settle(t)
+
+    def _name_windows(self) -> None:
+        """Windows without a title bar are named by their topmost line, unless it is the same page."""
+        for item in [w for w in self.windows if w.line is None]:
+            inside = sorted((ln for ln in self.lines if _inside(ln.box, item.box) and _legible(ln)),
+                            key=lambda ln: (ln.box[1], ln.box[0]))
+            words = [w for ln in inside for w in fold_tokens(ln.text)]
+            if not inside or sum(w in item.words for w in words) >= _SEEN_WORDS * len(words):
+                self.windows.remove(item)
+                continue
+            item.line = inside[0]
+            self._front(item.t)
+
+    def _front(self, t: float) -> None:
+        options = [(w.t, 1, Foreground(w.line, w.how, w.box)) for w in self.windows if w.line is not None]
+        if self.title is not None:
+            options.append((self.title_t, 0, Foreground(self.title, self.title_how, self.title.box)))
+        if not options:
+            return
+        front = max(options, key=lambda o: (o[0], o[1]))[2]
+        if self.front is None or (front.line.text, front.how) != (self.front.line.text, self.front.how):
+            self.contexts.append((t, front))
+        self.front = front
+
+    # --- screens, matching, blanks -----------------------------------------------------------------
 
     def remember(self, key: int) -> None:
         self.memory[key] = (list(self.lines), self.read_title)
@@ -139,13 +240,17 @@ class _State:
         for line in self.lines:
             self.gone.setdefault(line, t)
         self.lines = self._shown(t, lines)
-        self.set_title(t, title)
+        self.windows = []
+        self.set_title(t, *title)
+        self._front(t)
         self.settle(t)
 
     def settle(self, t: float) -> None:
-        self.read_title = None
+        self.read_title = (None, "title_bar")
+        self._name_windows()
         present: dict[str, tuple[Term, Line]] = {}
-        for line in ([self.title] if self.title else []) + self.lines:
+        titles = [w.line for w in self.windows if w.how == "window_title_bar"]
+        for line in ([self.title] if self.title else []) + titles + self.lines:
             for term in self.matcher.denied(line.text):
                 present.setdefault(term.text, (term, line))
         for key in [k for k in self.open if k not in present]:
@@ -153,16 +258,16 @@ class _State:
         for key, (term, line) in present.items():
             self.open.setdefault(key, _Open(term, self.shown.get(line, t), line))
         self.gone = {}
-        visible = set(self.lines) | ({self.title} if self.title else set())
+        visible = set(self.lines) | ({self.title} if self.title else set()) | set(titles)
         self.shown = {k: v for k, v in self.shown.items() if k in visible}
 
     def blank(self, t: float) -> None:
         for key in list(self.open):
             self.close(key, t)
-        self.lines = []
-        if self.title is not None or not self.contexts:
+        self.lines, self.windows = [], []
+        if self.front is not None or not self.contexts:
             self.contexts.append((t, None))
-        self.title = None
+        self.title, self.front = None, None
 
     def close(self, key: str, end: float) -> None:
         item = self.open.pop(key)
@@ -171,11 +276,12 @@ class _State:
 
 
 def replay(log: TextLog, results: dict[int, list[Line]], matcher: Matcher,
-           end: float) -> tuple[list[tuple[float, Line | None]], list[dict[str, Any]]]:
+           end: float) -> tuple[list[tuple[float, Foreground | None]], list[dict[str, Any]]]:
     """Walk the log with the OCR results; return ``(contexts, matches)``."""
     state = _State(matcher, results)
     handlers = {"read": state.read, "title": state.title_read, "settle": state.settle, "blank": state.blank,
-                "remember": state.remember, "recall": state.recall, "shift": state.shift}
+                "remember": state.remember, "recall": state.recall, "shift": state.shift,
+                "window": state.window, "gone": state.gone_window}
     for kind, *args in log.entries:
         handlers[kind](*args)
     for key in list(state.open):
@@ -189,6 +295,29 @@ def _joined(lines: list[Line]) -> Line:
     y1 = max(ln.box[1] + ln.box[3] for ln in lines)
     ordered = sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
     return Line(" ".join(ln.text for ln in ordered), (x0, y0, x1 - x0, y1 - y0), min(ln.conf for ln in lines))
+
+
+def _legible(line: Line | None) -> bool:
+    return line is not None and line.conf >= _MIN_TITLE_CONF and len(re.sub(r"\W", "", line.text)) >= 4
+
+
+def same_window(a: str, b: str) -> bool:
+    """Similar names, or one name's words (two or more) all in the other: a title cut short."""
+    a, b = " ".join(fold_tokens(a)), " ".join(fold_tokens(b))
+    if SequenceMatcher(None, a, b).ratio() >= _SAME_WINDOW:
+        return True
+    short, long = sorted((a.split(), b.split()), key=len)
+    return len(short) >= 2 and sum(w in long for w in short) >= _SAME_WINDOW * len(short) + 0.5
+
+
+def _similar(a: str, b: str) -> float:
+    return SequenceMatcher(None, " ".join(fold_tokens(a)), " ".join(fold_tokens(b))).ratio()
+
+
+def _inside(a: Box, b: Box) -> bool:
+    """The centre of ``a`` lies in ``b``."""
+    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
+    return b[0] <= cx < b[0] + b[2] and b[1] <= cy < b[1] + b[3]
 
 
 def _overlap(a: Box, b: Box) -> bool:
