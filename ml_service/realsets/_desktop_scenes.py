@@ -15,7 +15,8 @@ records, and returns the truth events, timed with :meth:`Desktop.now` around eac
     ("next",)            the next exam question (F9): page and title change, nothing reported
     ("hover", s)         the cursor on a toolbar button until its tooltip shows: nothing
     ("menu", s)          a right-click context menu over the exam for s seconds: nothing
-    ("move", s)          the exam window restored, dragged and resized, then maximised: nothing
+    ("move", s[, keep])  the exam window restored, dragged and resized, then maximised again (or,
+                         with keep, left where it is until ("maximise",)): nothing
 
 Window keys name :data:`_desktop_pages.SITES` pages (Chromium ``--app`` windows) or ``term``
 (xterm), ``notes`` (mousepad). Geometry is a fraction of the screen; ``None`` is maximised.
@@ -59,6 +60,7 @@ class Scene:
         self.ids: dict[str, str] = {}
         self.titles: dict[str, str] = {}
         self.typed = 0
+        self.marks: list[dict[str, Any]] = []
         self._open(windows, tabs)
 
     # --- set-up (before the recording) -------------------------------------------------------
@@ -110,10 +112,13 @@ class Scene:
     # --- steps (while recording) ---------------------------------------------------------------
 
     def play(self, steps: list[tuple]) -> list[dict[str, Any]]:
-        """Run ``steps``; return the truth events they produced."""
+        """Run ``steps``; return the truth events they produced (``marks`` times every step)."""
         truth: list[dict[str, Any]] = []
         for op, *args in steps:
+            start = self.d.now()
             truth += getattr(self, f"_{op}")(*args) or []
+            self.marks.append({"step": op, "args": list(args), "start_s": round(start, 2),
+                               "end_s": round(self.d.now(), 2)})
         return truth
 
     def _work(self, seconds: float) -> None:
@@ -193,7 +198,10 @@ class Scene:
         self.d.xdo("key", "Escape")
         self.d.xdo("mousemove", str(w // 2), str(h // 3), "click", "1")  # back into the page
 
-    def _move(self, seconds: float) -> None:
+    def _maximise(self) -> None:
+        self.d.run(["wmctrl", "-i", "-r", self.ids["exam"], "-b", "add,maximized_vert,maximized_horz"])
+
+    def _move(self, seconds: float, keep: bool = False) -> None:
         w, h = self.d.size
         wid = self.ids["exam"]
         self.d.run(["wmctrl", "-i", "-r", wid, "-b", "remove,maximized_vert,maximized_horz"])
@@ -203,7 +211,8 @@ class Scene:
             self.d.xdo("windowsize", wid, str(int(w * (0.85 - 0.2 * f))), str(int(h * (0.85 - 0.15 * f))),
                        "windowmove", wid, str(int(w * (0.03 + 0.12 * f))), str(int(h * (0.04 + 0.06 * f))))
             time.sleep(seconds / steps)
-        self.d.run(["wmctrl", "-i", "-r", wid, "-b", "add,maximized_vert,maximized_horz"])
+        if not keep:
+            self._maximise()
 
 
 def _title_pattern(title: str, anchored: bool = True) -> str:
