@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.screencast.matching import Matcher
-from handlers.screencast.timeline import Foreground, same_window
+from handlers.screencast.foreground import Foreground, same_window
 
 __all__ = ["forbidden_content", "window_switches"]
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box, Ocr
+from handlers.screencast.scrolling import scrolled_reference
 from handlers.screencast.timeline import TextLog
 from handlers.screencast.windows import RaisedWindows, active_tab, title_band, title_text_box, to_frame
 
@@ -49,7 +50,6 @@ _STILL_PX = 8  # shrunk pixels of a region that may still change (a cursor resti
 _FORCE_MAX_S = 120.0
 _FLAT_STD = 3.0  # grey-level spread of a region with nothing to read
 _SCROLL_SHARE = 0.05  # changes over this share of the content: try explaining them as a scroll
-_SCROLL_MIN_ROWS = 6  # shrunk rows a scroll must explain
 _DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
 
 logger = logging.getLogger(__name__)
@@ -142,26 +142,15 @@ class TextTracker:
 
     def _scroll(self, t: float, small: np.ndarray, box: Box) -> bool:
         """If part of the screen just moved vertically, move what was read with it; True if so."""
-        x, y, w, h = box
-        found = _vertical_shift(small[y:y + h, x:x + w], self.ref[y:y + h, x:x + w], self.threshold)
+        found = scrolled_reference(small, self.ref, box, self.threshold)
         if found is None:
             return False
-        dy, y0, y1 = found
-        source = np.arange(y0, y1) + dy
-        inside = (source >= y0) & (source < y1)  # rows whose content was on screen before
-        if not inside.any():
-            return False
-        rows = np.s_[y + y0:y + y1, x:x + w]
-        band = self.ref[rows].copy()
-        band[inside] = self.ref[y + source[inside], x:x + w]
-        now = small[rows][inside]
-        before = np.count_nonzero(cv2.absdiff(now, self.ref[rows][inside]) > self.threshold)
-        if np.count_nonzero(cv2.absdiff(now, band[inside]) > self.threshold) > 0.5 * before:
-            return False  # the shift does not explain most of the change
-        self.ref[rows] = band
-        self._since[rows] = np.inf
-        self.log.shift(t, ((y + y0) * SHRINK, (y + y1) * SHRINK), dy * SHRINK)
-        logger.debug("t=%.1f scrolled %d px in rows %d-%d", t, dy * SHRINK, (y + y0) * SHRINK, (y + y1) * SHRINK)
+        (y0, y1), dy, band = found
+        x, w = box[0], box[2]
+        self.ref[y0:y1, x:x + w] = band
+        self._since[y0:y1, x:x + w] = np.inf
+        self.log.shift(t, (y0 * SHRINK, y1 * SHRINK), dy * SHRINK)
+        logger.debug("t=%.1f scrolled %d px in rows %d-%d", t, dy * SHRINK, y0 * SHRINK, y1 * SHRINK)
         return True
 
     # --- choosing what to read --------------------------------------------------------------
@@ -266,29 +255,6 @@ class TextTracker:
         key = self.log.remember()
         self._memory.insert(0, _Screen(small.copy(), key))
         del self._memory[_MEMORY:]
-
-
-def _vertical_shift(cur: np.ndarray, ref: np.ndarray, threshold: int) -> tuple[int, int, int] | None:
-    """``(dy, y0, y1)``: rows y0..y1 of ``cur`` show ``ref`` moved up by ``dy`` rows; or None."""
-    cur, ref = cur.astype(np.int16), ref.astype(np.int16)
-    h, w = cur.shape
-    inked = cur.std(axis=1) > _FLAT_STD  # blank rows match any shift: they prove nothing
-    tolerance = 0.02 * w  # pixels per row that may differ anyway (cursor, caret)
-    changed = ((np.abs(cur - ref) > threshold).sum(axis=1) > tolerance) & inked
-    best, best_rows, best_count = 0, np.zeros(h, bool), 0
-    for dy in range(-(h // 3), h // 3 + 1):
-        if dy == 0:
-            continue
-        rows = np.zeros(h, bool)  # rows r with cur[r] == ref[r + dy]
-        a, b = (cur[:h - dy], ref[dy:]) if dy > 0 else (cur[-dy:], ref[:h + dy])
-        rows[max(0, -dy):h - max(0, dy)] = (np.abs(a - b) > threshold).sum(axis=1) <= tolerance
-        count = int(np.count_nonzero(rows & changed))
-        if count > best_count:
-            best, best_rows, best_count = dy, rows, count
-    if best_count < max(_SCROLL_MIN_ROWS, 0.3 * np.count_nonzero(changed)):
-        return None
-    moved = np.flatnonzero(best_rows & changed)
-    return best, int(moved[0]), int(moved[-1]) + 1
 
 
 def _title_crop(frame: np.ndarray, band: Box) -> tuple[Box, str]:

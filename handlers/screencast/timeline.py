@@ -18,43 +18,16 @@ the visible lines and the window title, giving
 
 from __future__ import annotations
 
-import logging
-import re
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import Any
 
-from handlers.screencast.matching import Matcher, Term, fold_tokens
+from handlers.screencast.foreground import Foreground, FrontMixin, RaisedWindow, joined
+from handlers.screencast.matching import Matcher, Term
 from handlers.screencast.ocr import Box, Line
 
-__all__ = ["Foreground", "TextLog", "replay", "same_window"]
-
-logger = logging.getLogger(__name__)
-
-_MIN_TITLE_CONF = 50.0
-_SAME_WINDOW = 0.75  # name similarity within one window (its pages, its re-reads)
-_SEEN_WORDS = 0.5  # a raised region whose words are mostly on screen already is the same page
-_SEEN_TITLE = 0.8  # similarity of a band's text to a line already on screen: the page's header
+__all__ = ["Foreground", "TextLog", "replay"]
 
 
-@dataclass(frozen=True)
-class Foreground:
-    """The window in front: its name (``line``), how it was recognised, and where."""
-
-    line: Line
-    how: str  # title_bar | browser_tab | top_band | window_title_bar | window_text
-    box: Box
-
-
-@dataclass
-class _Window:
-    key: int
-    t: float
-    box: Box
-    line: Line | None
-    how: str
-    under: list[Line]
-    words: set[str]
 
 
 class TextLog:
@@ -107,7 +80,7 @@ class _Open:
 
 
 @dataclass
-class _State:
+class _State(FrontMixin):
     matcher: Matcher
     results: dict[int, list[Line]]
     lines: list[Line] = field(default_factory=list)
@@ -115,7 +88,7 @@ class _State:
     title_how: str = "title_bar"
     title_t: float = 0.0
     read_title: tuple[Line | None, str] = (None, "title_bar")
-    windows: list[_Window] = field(default_factory=list)
+    windows: list[RaisedWindow] = field(default_factory=list)
     front: Foreground | None = None
     memory: dict[int, tuple[list[Line], tuple[Line | None, str]]] = field(default_factory=dict)
     open: dict[str, _Open] = field(default_factory=dict)
@@ -159,76 +132,6 @@ class _State:
         for line in lines:
             self.shown[line] = t
         return list(lines)
-
-    # --- the window in front ---------------------------------------------------------------------
-
-    def title_read(self, t: float, crop: int, how: str = "title_bar") -> None:
-        found = self.results.get(crop, [])
-        self.read_title = (_joined(found) if found else None, how)
-        self.set_title(t, *self.read_title)
-
-    def set_title(self, t: float, line: Line | None, how: str = "title_bar") -> None:
-        logger.debug("t=%.1f title %s (%s)", t, line, how)
-        if not _legible(line):
-            return
-        if self.title is None or self.title.text != line.text:
-            self.shown[line] = t
-            if self.title is not None:
-                self.gone.setdefault(self.title, t)
-            if self.title is None or not same_window(self.title.text, line.text):
-                self.title_t = t  # a re-read of the same title (focus moved, repainted) is not news
-        self.title, self.title_how = line, how
-        self._front(t)
-
-    def window(self, t: float, box: Box, key: int, crop: int | None) -> None:
-        found = self.results.get(crop, []) if crop is not None else []
-        line = _joined(found) if found else None
-        logger.debug("window %d at %.1f: title %s", key, t, line)
-        visible = self.lines + ([self.title] if self.title else [])
-        if _legible(line) and any(_similar(line.text, seen.text) >= _SEEN_TITLE for seen in visible):
-            return  # a band the screen already showed: the page's own header, not a window
-        under = [ln for ln in self.lines if _overlap(ln.box, box)]
-        words = {w for ln in visible for w in fold_tokens(ln.text)}
-        named = line if _legible(line) else None
-        self.windows.append(_Window(key, t, box, named, "window_title_bar" if named else "window_text", under, words))
-        if named is not None:
-            self._front(t)
-
-    def gone_window(self, t: float, key: int) -> None:
-        found = next((w for w in self.windows if w.key == key), None)
-        if found is None:
-            return
-        self.windows.remove(found)
-        for line in [ln for ln in self.lines if _overlap(ln.box, found.box)] + [found.line]:
-            self.gone.setdefault(line, t)
-            if line in self.lines:
-                self.lines.remove(line)
-        self.lines += self._shown(t, found.under)
-        self._front(t)
-        self.settle(t)
-
-    def _name_windows(self) -> None:
-        """Windows without a title bar are named by their topmost line, unless it is the same page."""
-        for item in [w for w in self.windows if w.line is None]:
-            inside = sorted((ln for ln in self.lines if _inside(ln.box, item.box) and _legible(ln)),
-                            key=lambda ln: (ln.box[1], ln.box[0]))
-            words = [w for ln in inside for w in fold_tokens(ln.text)]
-            if not inside or sum(w in item.words for w in words) >= _SEEN_WORDS * len(words):
-                self.windows.remove(item)
-                continue
-            item.line = inside[0]
-            self._front(item.t)
-
-    def _front(self, t: float) -> None:
-        options = [(w.t, 1, Foreground(w.line, w.how, w.box)) for w in self.windows if w.line is not None]
-        if self.title is not None:
-            options.append((self.title_t, 0, Foreground(self.title, self.title_how, self.title.box)))
-        if not options:
-            return
-        front = max(options, key=lambda o: (o[0], o[1]))[2]
-        if self.front is None or (front.line.text, front.how) != (self.front.line.text, self.front.how):
-            self.contexts.append((t, front))
-        self.front = front
 
     # --- screens, matching, blanks -----------------------------------------------------------------
 
@@ -287,37 +190,6 @@ def replay(log: TextLog, results: dict[int, list[Line]], matcher: Matcher,
     for key in list(state.open):
         state.close(key, end)
     return state.contexts, state.matches
-
-
-def _joined(lines: list[Line]) -> Line:
-    x0, y0 = min(ln.box[0] for ln in lines), min(ln.box[1] for ln in lines)
-    x1 = max(ln.box[0] + ln.box[2] for ln in lines)
-    y1 = max(ln.box[1] + ln.box[3] for ln in lines)
-    ordered = sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
-    return Line(" ".join(ln.text for ln in ordered), (x0, y0, x1 - x0, y1 - y0), min(ln.conf for ln in lines))
-
-
-def _legible(line: Line | None) -> bool:
-    return line is not None and line.conf >= _MIN_TITLE_CONF and len(re.sub(r"\W", "", line.text)) >= 4
-
-
-def same_window(a: str, b: str) -> bool:
-    """Similar names, or one name's words (two or more) all in the other: a title cut short."""
-    a, b = " ".join(fold_tokens(a)), " ".join(fold_tokens(b))
-    if SequenceMatcher(None, a, b).ratio() >= _SAME_WINDOW:
-        return True
-    short, long = sorted((a.split(), b.split()), key=len)
-    return len(short) >= 2 and sum(w in long for w in short) >= _SAME_WINDOW * len(short) + 0.5
-
-
-def _similar(a: str, b: str) -> float:
-    return SequenceMatcher(None, " ".join(fold_tokens(a)), " ".join(fold_tokens(b))).ratio()
-
-
-def _inside(a: Box, b: Box) -> bool:
-    """The centre of ``a`` lies in ``b``."""
-    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
-    return b[0] <= cx < b[0] + b[2] and b[1] <= cy < b[1] + b[3]
 
 
 def _overlap(a: Box, b: Box) -> bool:

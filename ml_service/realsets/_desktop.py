@@ -9,9 +9,10 @@ theme and 11 pt title fonts, a private ``dbus-daemon`` and ``dunst`` (notificati
 gives seconds since the recording's first frame (ffmpeg's own wall-clock start, read from its
 log), so a script's timeline is the truth of what it recorded.
 
-Every process started here carries a tag in its environment; on exit each tagged process is
-stopped by its PID (SIGTERM, then SIGKILL: openbox ignores SIGTERM, and chromium's crash
-handler leaves its parent's process group), never by name.
+Every process started here carries a tag in its environment; on exit each process that is
+tagged, or was started here, or descends from one, is stopped by its PID (SIGTERM, then
+SIGKILL: openbox ignores SIGTERM, and chromium's crash handler leaves its parent's process
+group), never by name.
 """
 
 from __future__ import annotations
@@ -119,16 +120,25 @@ class Desktop:
         self._procs = []
 
     def _tagged(self) -> list[int]:
-        found = []
+        """The processes started here: tagged, or descended from one started here (Chromium
+        overwrites its environment with its process titles, so the tag is not always there)."""
+        found, parents = set(), {}
         needle = f"{_TAG}={self.tag}".encode()
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
                     if needle in (entry / "environ").read_bytes():
-                        found.append(int(entry.name))
-                except OSError:
+                        found.add(int(entry.name))
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
                     continue
-        return found
+        found |= {p.pid for p in self._procs if p.poll() is None}
+        grew = True
+        while grew:
+            more = {pid for pid, ppid in parents.items() if ppid in found} - found
+            found |= more
+            grew = bool(more)
+        return sorted(pid for pid in found if pid in parents)
 
     # --- processes --------------------------------------------------------------------------------
 
