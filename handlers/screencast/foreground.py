@@ -55,9 +55,9 @@ class RaisedWindow:
 class FrontMixin:
     """Foreground bookkeeping of the replay state (which holds ``lines``, ``title``, ``windows``, ...)."""
 
-    def title_read(self, t: float, crop: int, how: str = "title_bar") -> None:
-        found = self.results.get(crop, [])
-        self.read_title = (joined(found) if found else None, how)
+    def title_read(self, t: float, crop: int, how: str = "title_bar", strip: Box | None = None) -> None:
+        self.strip = strip if how == "browser_tab" else None
+        self.read_title = (title_line(self.results.get(crop, [])), how)
         self.set_title(t, *self.read_title)
 
     def set_title(self, t: float, line: Line | None, how: str = "title_bar") -> None:
@@ -73,17 +73,19 @@ class FrontMixin:
         self.title, self.title_how = line, how
         self._front(t)
 
-    def window(self, t: float, box: Box, key: int, crop: int | None) -> None:
-        found = self.results.get(crop, []) if crop is not None else []
-        line = joined(found) if found else None
-        logger.debug("window %d at %.1f: title %s", key, t, line)
+    def window(self, t: float, box: Box, key: int, crops: list[int]) -> None:
         visible = self.lines + ([self.title] if self.title else [])
-        if legible(line) and any(similar(line.text, seen.text) >= _SEEN_TITLE for seen in visible):
-            return  # a band the screen already showed: the page's own header, not a window
+        reads = [line for line in (title_line(self.results.get(c, [])) for c in crops) if line]
+        titles = [ln for ln in reads if legible(ln)]
+        fresh = [ln for ln in titles if not any(_seen(ln.text, seen.text) for seen in visible)]
+        logger.debug("window %d at %.1f: titles %s, new %s", key, t, titles, fresh)
+        if titles and not fresh:
+            return  # bands the screen already showed: the page's own header, not a window
+        named = fresh[0] if fresh else None
         under = [ln for ln in self.lines if overlap(ln.box, box)]
         words = {w for ln in visible for w in fold_tokens(ln.text)}
-        named = line if legible(line) else None
-        self.windows.append(RaisedWindow(key, t, box, named, "window_title_bar" if named else "window_text", under, words))
+        self.windows.append(RaisedWindow(key, t, box, named, "window_title_bar" if named else "window_text",
+                                         under, words))
         if named is not None:
             self._front(t)
 
@@ -124,6 +126,18 @@ class FrontMixin:
         self.front = front
 
 
+_ICON = re.compile(r"^[^\w(«\"']+|^[a-z]{1,2} (?=[A-ZА-ЯЁ])")  # a window icon read as letters or marks
+
+
+def title_line(lines: list[Line]) -> Line | None:
+    """The lines read from a title bar as one, without what its window icon was read as."""
+    if not lines:
+        return None
+    line = joined(lines)
+    text = _ICON.sub("", _ICON.sub("", line.text)).strip()
+    return Line(text, line.box, line.conf) if text else None
+
+
 def joined(lines: list[Line]) -> Line:
     x0, y0 = min(ln.box[0] for ln in lines), min(ln.box[1] for ln in lines)
     x1 = max(ln.box[0] + ln.box[2] for ln in lines)
@@ -143,6 +157,11 @@ def same_window(a: str, b: str) -> bool:
         return True
     short, long = sorted((a.split(), b.split()), key=len)
     return len(short) >= 2 and sum(w in long for w in short) >= _SAME_WINDOW * len(short) + 0.5
+
+
+def _seen(band: str, line: str) -> bool:
+    """A band's text is (part of) a line the screen showed."""
+    return similar(band, line) >= _SEEN_TITLE or same_window(band, line)
 
 
 def similar(a: str, b: str) -> float:

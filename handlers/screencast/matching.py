@@ -105,27 +105,30 @@ class Matcher:
         """True when no allow-list is set or ``title`` contains one of its entries."""
         return not self.allow or bool(_find(self.allow, self._candidates(title)))
 
-    def _candidates(self, line: str) -> dict[int, set[str]]:
+    def _candidates(self, line: str) -> dict[int, dict[str, int]]:
+        """Runs of consecutive tokens joined, by length, with the most tokens each was made of."""
         tokens = fold_tokens(line)
-        by_length: dict[int, set[str]] = {}
+        by_length: dict[int, dict[str, int]] = {}
         for i in range(len(tokens)):
             joined = ""
-            for token in tokens[i:i + self._longest]:
+            for count, token in enumerate(tokens[i:i + self._longest], 1):
                 joined += token
-                by_length.setdefault(len(joined), set()).add(joined)
+                runs = by_length.setdefault(len(joined), {})
+                runs[joined] = max(runs.get(joined, 0), count)
         return by_length
 
 
-def _find(terms: list[Term], candidates: dict[int, set[str]]) -> list[Term]:
+def _find(terms: list[Term], candidates: dict[int, dict[str, int]]) -> list[Term]:
+    """Exact matches, and near ones (OCR errors) made of at least as many words as the term:
+    ``characteri`` (a word being typed) is not ``character.ai``."""
     found = []
     for term in terms:
         n, k = len(term.joined), term.max_edits
         if term.joined in candidates.get(n, ()):
             found.append(term)
             continue
-        if k and any(
-            _within(c, term.joined, k) for size in range(n - k, n + k + 1) for c in candidates.get(size, ())
-        ):
+        if k and any(_within(c, term.joined, k) for size in range(n - k, n + k + 1)
+                     for c, count in candidates.get(size, {}).items() if count >= term.n_tokens):
             found.append(term)
     return found
 

@@ -37,7 +37,8 @@ from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box, Ocr
 from handlers.screencast.scrolling import scrolled_reference
 from handlers.screencast.timeline import TextLog
-from handlers.screencast.windows import RaisedWindows, active_tab, title_band, title_text_box, to_frame
+from handlers.screencast.windows import (THIN_TITLE_SHARE, RaisedWindows, active_tab, find_title_bands, title_band, title_text_box,
+                                         to_frame)
 
 __all__ = ["TextTracker"]
 
@@ -77,6 +78,7 @@ class TextTracker:
         self._forced: list[list[Any]] = []  # [box, next allowed t, interval]
         self._base_h: int | None = None
         self._content: Box = (0, 0, 0, 0)
+        self._frame: np.ndarray | None = None  # the previous sample, full size
         self._blank = False
 
     def update(self, t: float, frame: np.ndarray, small: np.ndarray, motion: np.ndarray | None,
@@ -101,7 +103,7 @@ class TextTracker:
         dirty = cv2.absdiff(small, self.ref) > self.threshold
         moving_now = motion is not None and np.count_nonzero(motion) > _SCROLL_SHARE * _area(box)
         scrolled = moving_now and self._scroll(t, small, box)
-        self._windows_changed(t, small, None if scrolled else motion, box)
+        self._windows_changed(t, small, None if scrolled else motion, box, frame)
         if scrolled or self.windows.restored:
             dirty = cv2.absdiff(small, self.ref) > self.threshold
         self._since[dirty & np.isinf(self._since)] = t
@@ -113,7 +115,8 @@ class TextTracker:
 
     # --- windows raised over part of the screen ----------------------------------------------------
 
-    def _windows_changed(self, t: float, small: np.ndarray, motion: np.ndarray | None, box: Box) -> None:
+    def _windows_changed(self, t: float, small: np.ndarray, motion: np.ndarray | None, box: Box,
+                         frame: np.ndarray) -> None:
         """Windows gone (what was under them is back: no need to read it again), new candidates."""
         self.windows.restored = False
         for item in self.windows.back(small, self.threshold):
@@ -124,19 +127,22 @@ class TextTracker:
                 self._since[y:y + h, x:x + w] = np.inf
                 self.log.gone(t, item.key)
                 logger.debug("t=%.1f window %d gone", t, item.key)
-        if motion is not None:
-            self.windows.changed(t, motion, box, self.ref)
+        before, self._frame = self._frame, frame
+        if motion is not None and before is not None and before.shape == frame.shape:
+            self.windows.changed(t, motion, box, self.ref, (frame, before))
 
     def _read_windows(self, frame: np.ndarray, jobs: list[tuple[Box, float]], scale: float) -> None:
         """Windows that appeared where this read is: their title bar, read on its own."""
         for item in self.windows.due([b for b, _ in jobs]):
             full = to_frame(item.box)
-            band = title_band(frame, full)
-            if band is None and _spans(item.box, self._content):
-                continue  # no title bar and from edge to edge: a page changing, not a window
-            crop = self.ocr.submit(frame, _title_crop(frame, band)[0], scale, title=True) if band else None
-            self.log.window(item.since, full, item.key, crop)
-            logger.debug("window %d at %s since %.1f, title bar %s", item.key, full, item.since, band)
+            bands = find_title_bands(frame, full)
+            if not item.solid:  # only text changed: a window only with a wide title bar
+                bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK]
+            if not bands and (not item.solid or _spans(item.box, self._content)):
+                continue  # no title bar, and only text changed or from edge to edge: not a window
+            crops = [self.ocr.submit(frame, _title_crop(frame, b)[0], scale, title=True) for b in bands]
+            self.log.window(item.since, full, item.key, crops)
+            logger.debug("window %d at %s since %.1f, title bars %s", item.key, full, item.since, bands)
 
     # --- scrolling ---------------------------------------------------------------------------
 
@@ -230,7 +236,7 @@ class TextTracker:
             crop, how = to_frame(band), "top_band"
         else:
             crop, how = _title_crop(frame, found)
-        self.log.title(since, self.ocr.submit(frame, crop, scale, title=True), how)
+        self.log.title(since, self.ocr.submit(frame, crop, scale, title=True), how, found)
 
     def _recall(self, t: float, small: np.ndarray, changed: np.ndarray) -> bool:
         """Back to a screen read before: take its text; only what differs is read later."""

@@ -40,12 +40,13 @@ class TextLog:
     def read(self, t: float, box: Box, crop: int | None) -> None:
         self.entries.append(("read", t, box, crop))
 
-    def title(self, t: float, crop: int, how: str = "title_bar") -> None:
-        self.entries.append(("title", t, crop, how))
+    def title(self, t: float, crop: int, how: str = "title_bar", strip: Box | None = None) -> None:
+        """The title at the top of the screen was read (``strip``: the browser tab strip it is in)."""
+        self.entries.append(("title", t, crop, how, strip))
 
-    def window(self, t: float, box: Box, key: int, crop: int | None) -> None:
-        """A window appeared over ``box`` at ``t``; ``crop`` is its title bar's read, if it has one."""
-        self.entries.append(("window", t, box, key, crop))
+    def window(self, t: float, box: Box, key: int, crops: list[int]) -> None:
+        """A window appeared over ``box`` at ``t``; ``crops``: reads of the title bars that may be its."""
+        self.entries.append(("window", t, box, key, crops))
 
     def gone(self, t: float, key: int) -> None:
         """Window ``key`` left: what was under it shows again."""
@@ -87,6 +88,7 @@ class _State(FrontMixin):
     title: Line | None = None
     title_how: str = "title_bar"
     title_t: float = 0.0
+    strip: Box | None = None  # the browser's tab strip: the other tabs' titles are not on show
     read_title: tuple[Line | None, str] = (None, "title_bar")
     windows: list[RaisedWindow] = field(default_factory=list)
     front: Foreground | None = None
@@ -153,7 +155,8 @@ class _State(FrontMixin):
         self._name_windows()
         present: dict[str, tuple[Term, Line]] = {}
         titles = [w.line for w in self.windows if w.how == "window_title_bar"]
-        for line in ([self.title] if self.title else []) + titles + self.lines:
+        shown = [ln for ln in self.lines if self.strip is None or not _overlap(ln.box, self.strip)]
+        for line in ([self.title] if self.title else []) + titles + shown:  # not the tabs not shown
             for term in self.matcher.denied(line.text):
                 present.setdefault(term.text, (term, line))
         for key in [k for k in self.open if k not in present]:

@@ -25,22 +25,31 @@ import numpy as np
 from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box
 
-__all__ = ["Raised", "RaisedWindows", "active_tab", "sudden_change", "title_band", "title_text_box", "to_frame"]
+__all__ = ["Raised", "RaisedWindows", "active_tab", "find_title_bands", "sudden_change", "title_band", "title_text_box", "to_frame"]
 
 _SOLID = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # thumbnail pixels: thinner is not a block
 _MERGE = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))  # thumbnail pixels: parts of one window
+_GAPS = cv2.getStructuringElement(cv2.MORPH_RECT, (1, 7))  # frame pixels: a border behind which the page matched
 _BAND_MIN, _BAND_MAX = 12, 48  # title bar / tab strip height, frame pixels
 _ROW_EDGE = 7.0  # grey levels: the band's lower edge
-_UNIFORM = 0.6  # share of a band row at its row colour (the rest is text)
+_UNIFORM = 0.5  # share of a band row at its row colour (the rest is text)
 _LEVEL = 12  # grey levels around the row colour that count as background
+THIN_TITLE_SHARE = 0.25  # a window seen only by its text needs a title bar this share of the width
 
 
-def sudden_change(motion: np.ndarray, box: Box, min_share: float) -> Box | None:
-    """``(x, y, w, h)`` in thumbnail pixels of the largest solid region that changed, if big enough.
+def sudden_change(motion: np.ndarray, box: Box, min_share: float,
+                  frames: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Box, bool] | None:
+    """``((x, y, w, h), solid)`` in thumbnail pixels of the largest region that changed, if big enough.
 
     Thin changes (text, a focus ring, the cursor) are opened away first, so the region is what
-    changed as a block (a window's title bar and body); its height is then taken from every
-    change below that block's top within its columns.
+    changed as a block (a window's title bar and body; ``solid``); its height is then taken from
+    every change below that block's top within its columns, as long as the changed rows go on (a
+    cursor or a toast further down is not part of it), or from the window's side borders in the
+    full frames ``(now, before)`` when they go further (a white window over a white page changes
+    little inside, but its 1-px frame changes all the way down). Without such a block (a dark
+    window over a dark page changes only where text differs) the region of all changes, if at
+    least half ``min_share``, is given, not ``solid``: it is a window only if a title bar at
+    least a quarter of the screen wide is found at its top (:data:`THIN_TITLE_SHARE`).
     """
     x, y, w, h = box
     mask = np.zeros(motion.shape, np.uint8)
@@ -48,15 +57,64 @@ def sudden_change(motion: np.ndarray, box: Box, min_share: float) -> Box | None:
     if np.count_nonzero(mask) < 0.01 * w * h:
         return None
     solid = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SOLID)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(solid, _MERGE))
+    block = _largest(solid)
+    if block is not None:
+        x0, y0, x1, y1 = block
+        y1 = max(y1, y0 + _rows_down(mask[y0:, x0:x1]))
+        if frames is not None:
+            y1 = max(y1, y0 + -(-_side_height(*frames, x0 * SHRINK, x1 * SHRINK, y0 * SHRINK) // SHRINK))
+        if (x1 - x0) * (y1 - y0) >= min_share * w * h:
+            return (x0, y0, x1 - x0, y1 - y0), True
+    spread = _largest(mask)
+    if spread is not None:
+        x0, y0, x1, y1 = spread
+        if (x1 - x0) * (y1 - y0) >= 0.5 * min_share * w * h:
+            return (x0, y0, x1 - x0, y1 - y0), False
+    return None
+
+
+def _largest(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` of the set pixels of the largest group (by its box) in ``mask``."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, _MERGE))
     if count < 2:
         return None
     best = 1 + int(np.argmax(stats[1:, 2] * stats[1:, 3]))
-    ys, xs = np.nonzero((labels == best) & (solid > 0))
-    x0, x1, y0 = int(xs.min()), int(xs.max()) + 1, int(ys.min())
-    rows = np.flatnonzero(mask[y0:, x0:x1].mean(axis=1) > 0.02)
-    y1 = y0 + int(rows[-1]) + 1 if rows.size else int(ys.max()) + 1
-    return (x0, y0, x1 - x0, y1 - y0) if (x1 - x0) * (y1 - y0) >= min_share * w * h else None
+    ys, xs = np.nonzero((labels == best) & (mask > 0))
+    if not len(xs):
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _side_height(now: np.ndarray, before: np.ndarray, x0: int, x1: int, y0: int, near: int = 12) -> int:
+    """Frame pixels: the longest run down from ``y0`` of changed pixels in one column near either
+    side (``x0``, ``x1``) of a block that just appeared: the window's side border."""
+    fh, fw = now.shape
+    best = 0
+    for lo, hi in ((max(0, x0 - near), min(fw, x0 + near)), (max(0, x1 - near), min(fw, x1 + near))):
+        if hi <= lo or y0 >= fh:
+            continue
+        changed = cv2.absdiff(now[y0:, lo:hi], before[y0:, lo:hi]) > 24
+        changed = cv2.morphologyEx(changed.view(np.uint8), cv2.MORPH_CLOSE, _GAPS) > 0
+        for column in changed.T:
+            top = np.flatnonzero(column[:_BAND_MAX])  # the border starts at the title bar
+            if top.size:
+                rest = column[top[0]:]
+                run = int(np.argmin(rest)) if not rest.all() else rest.size
+                best = max(best, int(top[0]) + run)
+    return best
+
+
+def _rows_down(mask: np.ndarray, fill: float = 0.02, gap: int = 16) -> int:
+    """How far the changed rows go on from the top of ``mask`` (gaps up to ``gap`` rows)."""
+    last, missing = 0, 0
+    for i, changed in enumerate(mask.mean(axis=1) > fill):
+        if changed:
+            last, missing = i + 1, 0
+        else:
+            missing += 1
+            if missing > gap:
+                break
+    return last
 
 
 def _row_profile(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,15 +151,47 @@ def _band_end(level: np.ndarray, share: np.ndarray, ink: np.ndarray, start: int)
     """Where a band from ``start`` ends: the first edge after its one line of text."""
     limit = min(start + _BAND_MAX, len(level) - 2)
     text = np.flatnonzero(ink[start:limit] > 0.01) + start
-    if len(text) < 5 or text[0] - start > _BAND_MAX // 2 or ink[start:limit].max() >= 0.5:
+    if len(text) < 5 or text[0] - start > _BAND_MAX // 2 or ink[start:limit].max() >= 0.8:
         return None
     gaps = np.flatnonzero(np.diff(text) > 3)
     last = int(text[gaps[0]] if len(gaps) else text[-1])  # the end of the first line of text
     for end in range(max(last + 1, start + _BAND_MIN), limit + 1):
         below = level[end:end + 2]
         if np.all(np.abs(below - level[end - 1]) >= _ROW_EDGE) and abs(float(below[0] - below[1])) < _ROW_EDGE:
-            return end if (share[start:end] >= _UNIFORM).mean() >= 0.7 else None
+            return end if (share[start:end] >= _UNIFORM).mean() >= 0.6 else None
     return None
+
+
+def find_title_bands(frame: np.ndarray, region: Box, above: int = 240, most: int = 3) -> list[Box]:
+    """Title bars for a window that appeared over ``region``, nearest first (at most ``most``):
+    the one at its top, then those whose top edge (a horizontal edge at least 12 % of the screen
+    wide, whatever ``region``'s columns) lies up to ``above`` pixels above it. Over a page of its
+    own colour a window changes only where text differs, so the changed region may start at its
+    first line of text and be wider than the window; a page's own header found on the way is
+    told apart later by its text (the screen showed it before)."""
+    found = []
+    band = title_band(frame, region)
+    if band is not None:
+        found.append(band)
+    x, y, w, h = region
+    fh, fw = frame.shape
+    for top in range(min(fh - _BAND_MIN, y + 24) - 1, max(1, y - above) - 1, -1):
+        if len(found) >= most:
+            break
+        edge = np.abs(frame[top].astype(np.int16) - frame[top - 1]) >= _ROW_EDGE
+        for start, end in _runs(edge, int(0.12 * fw)):
+            band = title_band(frame, (start, top, end - start, h), search=2)
+            if band is not None and not any(_overlap(band, f) for f in found):
+                found.append(band)
+    return found[:most]
+
+
+def _runs(flags: np.ndarray, min_len: int, gap: int = 3) -> list[tuple[int, int]]:
+    """``(start, end)`` of the runs of set flags at least ``min_len`` long, gaps up to ``gap`` bridged."""
+    closed = cv2.morphologyEx(flags.view(np.uint8)[None, :], cv2.MORPH_CLOSE,
+                              np.ones((1, 2 * gap + 1), np.uint8)).ravel()
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], closed, [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
 
 
 def active_tab(frame: np.ndarray, band: Box) -> Box:
@@ -147,6 +237,8 @@ class Raised:
     box: Box
     under: np.ndarray  # the thumbnail there before it appeared (what was last read)
     since: float
+    solid: bool = True  # it changed as a block (else only a title bar found at its top makes it a window)
+    changed: np.ndarray | None = None  # the thumbnail pixels that changed when it appeared
     read: bool = False
 
 
@@ -167,20 +259,24 @@ class RaisedWindows:
         self._box: Box | None = None
         self.restored = False  # a window left in the last sample and what it hid is back
 
-    def changed(self, t: float, motion: np.ndarray, box: Box, ref: np.ndarray) -> None:
-        """Take one sample's motion mask; a new window candidate when something big appeared."""
+    def changed(self, t: float, motion: np.ndarray, box: Box, ref: np.ndarray,
+                frames: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Take one sample's motion mask (and the full frames now and before); a new window
+        candidate when something big appeared."""
         if box != self._box:  # the shared area changed shape: a resolution change, not a window
             self._box = box
             return
-        found = sudden_change(motion, box, self.min_share)
-        if found is None:
+        change = sudden_change(motion, box, self.min_share, frames)
+        if change is None:
             return
+        found, solid = change
         x, y, w, h = found
         if w >= 0.9 * box[2]:
             return  # as wide as the screen: a maximised window, a tab, a page, read from the top band
         self.pending = [p for p in self.pending if not _overlap(p.box, found)]
         self._keys += 1
-        self.pending.append(Raised(self._keys, found, ref[y:y + h, x:x + w].copy(), t))
+        self.pending.append(Raised(self._keys, found, ref[y:y + h, x:x + w].copy(), t, solid,
+                                   motion[y:y + h, x:x + w].copy()))
 
     def back(self, small: np.ndarray, threshold: int) -> list[Raised]:
         """Remove and return the windows whose region shows what was under them again."""
@@ -200,11 +296,16 @@ class RaisedWindows:
 
 
 def _shows(small: np.ndarray, item: Raised, threshold: int, share: float) -> bool:
+    """The region shows what was under it again: where it changed when the window came, it no
+    longer differs (a dark window over a dark page differs only where its text is)."""
     x, y, w, h = item.box
     now = small[y:y + h, x:x + w]
     if now.shape != item.under.shape:
         return False
-    return np.count_nonzero(cv2.absdiff(now, item.under) > threshold) <= share * now.size
+    differs = cv2.absdiff(now, item.under) > threshold
+    if item.changed is not None and item.changed.shape == differs.shape and item.changed.any():
+        return np.count_nonzero(differs & item.changed) <= 2.5 * share * np.count_nonzero(item.changed)
+    return np.count_nonzero(differs) <= share * now.size
 
 
 def _overlap(a: Box, b: Box) -> bool:

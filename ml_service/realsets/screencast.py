@@ -74,19 +74,21 @@ SCENES: dict[str, tuple] = {
                                     ("work", 8)]),
     "desktop-webm-en": (HD, "light", "en", 15, "vp8",
                         {"whatsapp": (0.4, 0.3, 0.45, 0.5), "term": (0.08, 0.3, 0.45, 0.45)}, (),
-                        [("work", 8), ("raise", "whatsapp", 8), ("work", 8), ("scroll", 3), ("raise", "term", 6),
+                        [("work", 8), ("raise", "whatsapp", 8), ("work", 8), ("scroll", 3), ("work", 2),
+                         ("raise", "term", 6),
                          ("work", 8)]),
 }
-# three different two-minute clean sessions, looped to the clean hour (same size, rate and codec)
+# three different two-minute clean sessions of one exam (Russian), looped to the clean hour (same
+# size, rate and codec; the seams look like a change of question)
 CLEAN_PARTS: list[tuple] = [
     (HD, "light", "ru", 10, "h264", {"notes": (0.3, 0.3, 0.4, 0.4)}, (),
      [("work", 20), ("scroll", 4), ("work", 15), ("next",), ("work", 15), ("hover", 3), ("work", 15),
       ("notify", "Обновление системы", "Доступны обновления: 3 пакета", 5), ("work", 15), ("scroll", -4),
       ("work", 15), ("menu", 2), ("work", 20)]),
-    (HD, "dark", "en", 10, "h264", {"term": (0.1, 0.4, 0.4, 0.4)}, (),
+    (HD, "dark", "ru", 10, "h264", {"term": (0.1, 0.4, 0.4, 0.4)}, (),
      [("work", 15), ("alttab", "term"), ("work", 15), ("next",), ("work", 15), ("scroll", 5), ("work", 15),
       ("scroll", -5), ("work", 15), ("alttab", "term"), ("work", 15), ("next",), ("work", 30)]),
-    (HD, "light", "en", 10, "h264", {}, (),
+    (HD, "light", "ru", 10, "h264", {}, (),
      [("work", 15), ("move", 3), ("work", 15), ("move", 3, True), ("work", 20), ("maximise",), ("work", 15),
       ("scroll", 3), ("work", 15), ("next",), ("work", 35)]),
 ]
