@@ -73,14 +73,14 @@ class FrontMixin:
         self.title, self.title_how = line, how
         self._front(t)
 
-    def window(self, t: float, box: Box, key: int, crops: list[int]) -> None:
+    def window(self, t: float, box: Box, key: int, crops: list[int], text_ok: bool = True) -> None:
         visible = self.lines + ([self.title] if self.title else [])
         reads = [line for line in (title_line(self.results.get(c, [])) for c in crops) if line]
         titles = [ln for ln in reads if legible(ln)]
         fresh = [ln for ln in titles if not any(_seen(ln.text, seen.text) for seen in visible)]
         logger.debug("window %d at %.1f: titles %s, new %s", key, t, titles, fresh)
-        if titles and not fresh:
-            return  # bands the screen already showed: the page's own header, not a window
+        if (titles and not fresh) or (not fresh and not text_ok):
+            return  # bands the screen already showed (the page's own header), or nothing to name it
         named = fresh[0] if fresh else None
         under = [ln for ln in self.lines if overlap(ln.box, box)]
         words = {w for ln in visible for w in fold_tokens(ln.text)}

@@ -37,7 +37,7 @@ from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box, Ocr
 from handlers.screencast.scrolling import scrolled_reference
 from handlers.screencast.timeline import TextLog
-from handlers.screencast.windows import (THIN_TITLE_SHARE, RaisedWindows, active_tab, find_title_bands, title_band, title_text_box,
+from handlers.screencast.windows import (THIN_TITLE_SHARE, Raised, RaisedWindows, active_tab, find_title_bands, title_band, title_text_box,
                                          to_frame)
 
 __all__ = ["TextTracker"]
@@ -138,10 +138,12 @@ class TextTracker:
             bands = find_title_bands(frame, full)
             if not item.solid:  # only text changed: a window only with a wide title bar
                 bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK]
-            if not bands and (not item.solid or _spans(item.box, self._content)):
-                continue  # no title bar, and only text changed or from edge to edge: not a window
+            # named by its text only if it changed as a block, not edge to edge, in a colour of its own
+            text_ok = item.solid and not _spans(item.box, self._content) and not _same_ground(frame, item)
+            if not bands and not text_ok:
+                continue
             crops = [self.ocr.submit(frame, _title_crop(frame, b)[0], scale, title=True) for b in bands]
-            self.log.window(item.since, full, item.key, crops)
+            self.log.window(item.since, full, item.key, crops, text_ok)
             logger.debug("window %d at %s since %.1f, title bars %s", item.key, full, item.since, bands)
 
     # --- scrolling ---------------------------------------------------------------------------
@@ -267,6 +269,12 @@ def _title_crop(frame: np.ndarray, band: Box) -> tuple[Box, str]:
     """Where a title bar's text is: the tab shown in a tab strip, else the bar without icon and buttons."""
     tab = active_tab(frame, band)
     return (tab, "browser_tab") if tab != band else (title_text_box(band), "title_bar")
+
+
+def _same_ground(frame: np.ndarray, item: Raised) -> bool:
+    """The region's background is the one it had (a page that moved or changed, not a window)."""
+    x, y, w, h = to_frame(item.box)
+    return abs(float(np.median(frame[y:y + h, x:x + w])) - float(np.median(item.under))) < 24
 
 
 def _spans(inner: Box, outer: Box) -> bool:

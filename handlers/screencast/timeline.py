@@ -44,9 +44,10 @@ class TextLog:
         """The title at the top of the screen was read (``strip``: the browser tab strip it is in)."""
         self.entries.append(("title", t, crop, how, strip))
 
-    def window(self, t: float, box: Box, key: int, crops: list[int]) -> None:
-        """A window appeared over ``box`` at ``t``; ``crops``: reads of the title bars that may be its."""
-        self.entries.append(("window", t, box, key, crops))
+    def window(self, t: float, box: Box, key: int, crops: list[int], text_ok: bool = True) -> None:
+        """A window appeared over ``box`` at ``t``; ``crops``: reads of the title bars that may be its;
+        ``text_ok``: without a legible one, it may be named by its text."""
+        self.entries.append(("window", t, box, key, crops, text_ok))
 
     def gone(self, t: float, key: int) -> None:
         """Window ``key`` left: what was under it shows again."""

@@ -26,9 +26,10 @@ from ml_service.realsets._desktop_scenes import Scene
 from ml_service.samples import Sample
 from ml_service.samples._media import loop_concat
 
-__all__ = ["CHECKS", "SCENES", "Recording", "build", "record_scene"]
+__all__ = ["CHECKS", "RECORDED_HERE", "SCENES", "Recording", "build", "record_scene"]
 
 logger = logging.getLogger(__name__)
+RECORDED_HERE = True  # no source files: the manifest lists none, the desktops are recorded here
 CHECKS = ["window_switch", "forbidden_content"]
 HD, FULL_HD = (1280, 720), (1920, 1080)
 _TELEGRAM_RU = ("Telegram", "Иван Петров: ответ на четвёртый вопрос — 17")
