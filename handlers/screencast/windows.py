@@ -52,10 +52,10 @@ def sudden_change(motion: np.ndarray, box: Box, min_share: float,
     least a quarter of the screen wide is found at its top (:data:`THIN_TITLE_SHARE`).
     """
     x, y, w, h = box
+    if np.count_nonzero(motion[y:y + h, x:x + w]) < 0.01 * w * h:
+        return None  # most samples: a cursor, a timer, a few typed letters
     mask = np.zeros(motion.shape, np.uint8)
     mask[y:y + h, x:x + w] = motion[y:y + h, x:x + w]
-    if np.count_nonzero(mask) < 0.01 * w * h:
-        return None
     solid = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _SOLID)
     block = _largest(solid)
     if block is not None:
