@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from handlers.screencast.matching import fold_tokens
+from handlers.screencast.matching import fold_tokens, within_edits
 from handlers.screencast.ocr import Box, Line
 
 __all__ = ["Foreground", "FrontMixin", "RaisedWindow", "joined", "legible", "same_window"]
@@ -160,8 +160,17 @@ def same_window(a: str, b: str) -> bool:
 
 
 def _seen(band: str, line: str) -> bool:
-    """A band's text is (part of) a line the screen showed."""
-    return similar(band, line) >= _SEEN_TITLE or same_window(band, line)
+    """A band's text is (part of) a line the screen showed: similar, or most of its words (3+
+    letters) pieces of the line's words (``Остал`` of ``Осталось 0:44:35``, a ticking timer)."""
+    if similar(band, line) >= _SEEN_TITLE or same_window(band, line):
+        return True
+    words, shown = [w for w in fold_tokens(band) if len(w) >= 3], fold_tokens(line)
+    return bool(words) and sum(any(_piece(w, v) for v in shown) for w in words) >= 0.6 * len(words)
+
+
+def _piece(word: str, shown: str) -> bool:
+    """``word`` is in ``shown``, or is its beginning read with an OCR error or two."""
+    return word in shown or (len(shown) >= len(word) and within_edits(word, shown[:len(word)], max(1, len(word) // 3)))
 
 
 def similar(a: str, b: str) -> float:

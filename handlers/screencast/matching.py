@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_DENY_LIST", "Matcher", "Term", "fold_tokens"]
+__all__ = ["DEFAULT_DENY_LIST", "Matcher", "Term", "fold_tokens", "within_edits"]
 
 DEFAULT_DENY_LIST: dict[str, list[str]] = {
     "ai_assistant": ["ChatGPT", "chat.openai.com", "OpenAI", "claude.ai", "Google Gemini",
@@ -127,13 +127,13 @@ def _find(terms: list[Term], candidates: dict[int, dict[str, int]]) -> list[Term
         if term.joined in candidates.get(n, ()):
             found.append(term)
             continue
-        if k and any(_within(c, term.joined, k) for size in range(n - k, n + k + 1)
+        if k and any(within_edits(c, term.joined, k) for size in range(n - k, n + k + 1)
                      for c, count in candidates.get(size, {}).items() if count >= term.n_tokens):
             found.append(term)
     return found
 
 
-def _within(a: str, b: str, k: int) -> bool:
+def within_edits(a: str, b: str, k: int) -> bool:
     """Levenshtein distance of ``a`` and ``b`` is at most ``k`` (rows cut off early)."""
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
