@@ -138,8 +138,8 @@ class TextTracker:
             bands = find_title_bands(frame, full)
             if not item.solid:  # only text changed: a window only with a wide title bar
                 bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK]
-            else:  # a title bar spans its window: not a band across part of it (a page's header)
-                bands = [b for b in bands if b[2] >= 0.5 * full[2]]
+            else:  # its title bar is at its top and spans it: not a band above or across part of it
+                bands = [b for b in bands if b[2] >= 0.5 * full[2] and abs(b[1] - full[1]) <= 24]
             # named by its text only if it changed as a block, not edge to edge, in a colour of its own
             text_ok = item.solid and not _spans(item.box, self._content) and not _same_ground(frame, item)
             if not bands and not text_ok:
