@@ -136,8 +136,9 @@ class TextTracker:
         for item in self.windows.due([b for b, _ in jobs]):
             full = to_frame(item.box)
             bands = find_title_bands(frame, full)
-            if not item.solid:  # only text changed: a window only with a wide title bar
-                bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK]
+            if not item.solid:  # only text changed: a window only with a wide title bar over that text
+                bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK
+                         and min(b[0] + b[2], full[0] + full[2]) - max(b[0], full[0]) >= 0.5 * b[2]]
             else:  # its title bar is at its top and spans it: not a band above or across part of it
                 bands = [b for b in bands if b[2] >= 0.5 * full[2] and abs(b[1] - full[1]) <= 24]
             # named by its text only if it changed as a block, not edge to edge, in a colour of its own
