@@ -219,7 +219,7 @@ def test_job_outlasting_the_grace_is_handed_back_unanswered(fakes, tmp_path):
     assert platform.types()[-1] == "service_stopping"
 
 
-def test_lost_lease_is_logged_once_with_the_remedy(fakes, tmp_path, caplog):
+def test_lost_lease_from_a_concurrent_pull_says_so_once_and_is_no_failure(fakes, tmp_path, caplog):
     xq, platform = fakes
     xq.put_reply = lambda form: (200, envelope(1, "Incorrect key for submission"))
     for sid in (19, 20):
@@ -227,10 +227,36 @@ def test_lost_lease_is_logged_once_with_the_remedy(fakes, tmp_path, caplog):
     worker, _ = make_worker(tmp_path)
     worker.run(max_jobs=2)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "lease" in r.getMessage()]
-    assert len(warnings) == 1 and "SUBMISSION_PROCESSING_DELAY" in warnings[0]
+    assert len(warnings) == 1, warnings
+    assert "another worker pulled the same submission" in warnings[0]
+    assert "SUBMISSION_PROCESSING_DELAY" not in warnings[0] and "raising the delay would not help" in warnings[0]
     assert len(xq.results) == 2, "a lost lease is not retried"
-    failed = [e["data"] for e in platform.events if e["event_type"] == "session_processing_failed"]
-    assert [f["delivered"] for f in failed] == ["lease lost; result kept for the re-offer"] * 2
+    assert "session_processing_failed" not in platform.types(), "a lost lease is no failure"
+    assert platform.types().count("session_processing_start") == 2
+
+
+@pytest.mark.parametrize("flavour, remedy", [
+    ("xqueue", "raise SUBMISSION_PROCESSING_DELAY on the XQueue server"),
+    ("edx-submissions", "edx-submissions' lease is fixed at 5 minutes"),
+])
+def test_lost_lease_after_a_long_analysis_names_the_delay_and_its_remedy(fakes, tmp_path, caplog, flavour, remedy):
+    xq, platform = fakes
+    xq.put_reply = lambda form: (200, envelope(1, "Incorrect key for submission"))
+    xq.add(26, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path, ML_XQUEUE_FLAVOUR=flavour)
+    now = [1000.0]
+    worker.clock = lambda: now[0]
+
+    def slow_handler(submission):
+        now[0] += 400.0  # longer than either server's lease
+        return sample_handlers.ok(submission)
+
+    use_handler(worker, slow_handler)
+    worker.run(max_jobs=1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "lease" in r.getMessage()]
+    assert len(warnings) == 1 and "held it 400 s, longer than the server's" in warnings[0], warnings
+    assert remedy in warnings[0]
+    assert "session_processing_failed" not in platform.types()
 
 
 def test_result_kept_after_a_lost_lease_answers_the_reoffer_without_reanalysis(fakes, tmp_path):
