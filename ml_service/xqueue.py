@@ -116,7 +116,7 @@ class XQueueClient:
 
     def get_queuelen(self, queue: str) -> int:
         """Number of submissions waiting (not leased) in ``queue``."""
-        if self.flavour is Flavour.EDX:
+        if self.server_flavour() is Flavour.EDX:
             raise ProtocolError("edx-submissions has no get_queuelen")
         reply = self._call("GET", "get_queuelen", params={"queue_name": queue})
         if not reply.ok:
