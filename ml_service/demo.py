@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
         (out / sub).mkdir(parents=True, exist_ok=True)
     config = SandboxConfig(state_dir=out / "state", xqueue_port=args.xqueue_port,
                            platform_port=args.platform_port, users=dict([_XQUEUE_USER]),
-                           queues=list(MODALITIES))
+                           queues=list(MODALITIES), flavour=args.flavour)
     print("ml-service demo: making sample recordings ...", flush=True)
     media = make_demo_media(out / "media", seconds=args.seconds)
     with Sandbox(config) as sandbox:
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--xqueue-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--platform-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
+    parser.add_argument("--flavour", choices=("xqueue", "edx-submissions"), default="xqueue",
+                        help="the XQueue server the sandbox behaves like (the workers detect it)")
     return parser
 
 

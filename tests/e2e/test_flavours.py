@@ -109,3 +109,14 @@ def test_xqueue_callback_failure_is_reported_and_the_kept_answer_sent_again(tmp_
         assert [e["event_type"] for e in events] == ["session_processing_end", "session_processing_end"]
         assert "callback to the LMS failed" in events[-1]["data"]["answer_not_stored"]
         assert stored["body"]["answer_id"] == json.loads(sb.state.queue.submission(sid)["grader_reply"])["answer_id"]
+
+
+def test_demo_runs_against_the_edx_submissions_flavour(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--sessions", "1",
+                          "--seconds", "2", "--timeout", "120", "--flavour", "edx-submissions"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [line.split() for line in run.stdout.splitlines() if line.startswith("demo-")]
+    assert len(rows) == 4 and all(r[4] == "0" for r in rows), run.stdout
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert logs.count("is edx-submissions") == 4, "every worker detected the flavour"
