@@ -57,6 +57,7 @@ class Delivery:
         self.wait, self.attempts, self.base_s, self.cap_s = wait, attempts, base_s, cap_s
         self.policy, self.lease_s = policy, lease_s
         self._lease_warned: set[str] = set()
+        self._announced = False
 
     def deliver(self, pulled: Pulled, outcome: Outcome, held_s: float | None = None) -> Delivered:
         """Send a computed (and journalled) result; retry transport errors a few times.
@@ -119,8 +120,12 @@ class Delivery:
 
     def body(self, result: dict[str, Any], msg: str) -> str:
         """The put_result body, with the score in the form the server stores."""
-        score = self.policy.wire_score(result, self.xqueue.server_flavour())
-        return xqueue_reply(result, msg, score)
+        flavour = self.xqueue.server_flavour()
+        if not self._announced:
+            self._announced = True
+            logger.info("Answers to %s carry the score as %s (ML_XQUEUE_SCORE)", flavour.value,
+                        self.policy.describe(flavour))
+        return xqueue_reply(result, msg, self.policy.wire_score(result, flavour))
 
     def _put(self, submission_id: int, header: str, result: dict[str, Any], msg: str,
              held_s: float | None) -> Delivered:

@@ -105,14 +105,9 @@ class XQueueClient:
         logger.info("XQueue at %s is %s", self.base_url, self.flavour.value)
 
     def status(self) -> bool:
-        """True when the server's health endpoint answers OK (no login needed).
-
-        openedx/xqueue answers a GET; edx-submissions only a POST (HTTP 200, a non-JSON body).
-        """
-        response = self._send("GET", "status", timeout=self.timeout_s)
-        if response.status_code == 405:
-            return self._send("POST", "status", timeout=self.timeout_s).status_code == 200
-        return self._parse(response, "status").ok
+        """True when openedx/xqueue's health endpoint answers OK (no login needed; edx-submissions
+        has no such endpoint: its ``status/`` wants a logged-in POST and answers no JSON)."""
+        return self._parse(self._send("GET", "status", timeout=self.timeout_s), "status").ok
 
     def get_queuelen(self, queue: str) -> int:
         """Number of submissions waiting (not leased) in ``queue``."""
