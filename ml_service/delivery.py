@@ -172,8 +172,8 @@ class Delivery:
 def lease_lost_reason(held_s: float | None, lease: float, flavour: Flavour) -> tuple[str, str]:
     """``(cause, explanation)`` of an "Incorrect key for submission" after holding a key ``held_s``."""
     if held_s is None:
-        return "late", ("the result waited in the journal while XQueue was unreachable, and the "
-                        "submission was offered again meanwhile")
+        return "late", ("the key changed while the result waited (XQueue unreachable, or the worker restarted "
+                        "mid-job), and the submission was offered again meanwhile")
     if held_s < lease:
         return "concurrent", (f"our key was replaced {held_s:.0f} s after our pull, inside the server's "
                               f"{lease:.0f} s lease: another worker pulled the same submission (openedx/xqueue can "

@@ -12,6 +12,7 @@ period; a job still running then is handed back, and the worker sends ``service_
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from ml_service.errors import MLServiceError
 from ml_service.events import EventOutbox
 from ml_service.flavour import ScorePolicy
 from ml_service.job import Outcome
-from ml_service.journal import Journal
+from ml_service.journal import Journal, JobRow
 from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled
 from ml_service.xqueue import XQueueClient
@@ -148,7 +149,8 @@ class Worker:
                                                           "queue": self.queue})
             outcome = self._outcome_for(pulled, interrupted_runs)
             if outcome is not None:
-                status = self.delivery.deliver(pulled, outcome, held_s=self.clock() - pulled_at)
+                held_s = None if interrupted_runs else self.clock() - pulled_at  # unknown after a restart
+                status = self.delivery.deliver(pulled, outcome, held_s=held_s)
         finally:
             self.current = None
             metrics.job_finished(self.queue)
@@ -157,8 +159,9 @@ class Worker:
 
     def _outcome_for(self, pulled: Pulled, interrupted_runs: int) -> Outcome | None:
         """A kept result, another worker's result, or a fresh analysis (None: handed back)."""
+        before = self.journal.get(self.queue, pulled.submission_id)
         decision, row = self.journal.begin(self.queue, pulled, live_after_s=6 * _TOUCH_S)
-        if decision == "reuse" and row is not None and row.state == "delivered":
+        if decision == "reuse" and row is not None and _offered_again(before, pulled):
             outcome = self.delivery.not_stored(pulled, row)
             self.journal.computed(self.queue, pulled.submission_id, outcome.result, outcome.msg)
             return outcome
@@ -269,6 +272,20 @@ def _count(queue: str, outcome: Outcome | None, status: Delivered | None) -> Non
         metrics.unanswered("handed_back", queue)
     elif status in (Delivered.REFUSED, Delivered.DEFERRED):
         metrics.unanswered(status.name.lower(), queue)
+
+
+def _offered_again(before: JobRow | None, pulled: Pulled) -> bool:
+    """The server accepted our answer, then handed the submission out again under a new key.
+
+    (The same key is a lapsed lease handed out again before our answer landed: no re-offer.)
+    """
+    if before is None or before.state != "delivered":
+        return False
+    try:
+        delivered_key = json.loads(before.header).get("submission_key")
+    except (ValueError, AttributeError):
+        return False
+    return delivered_key != pulled.submission_key
 
 
 def _interrupted(queue: str, pulled: Pulled, runs: int) -> Outcome:

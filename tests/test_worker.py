@@ -332,3 +332,29 @@ def test_heartbeats_continue_while_a_long_job_runs(fakes, tmp_path):
     worker.run(max_jobs=1)
     busy = [e for e in platform.events if e["event_type"] == "heartbeat" and e["data"]["busy_with"] == 23]
     assert len(busy) >= 2
+
+
+def test_a_delivered_answer_offered_again_under_a_new_key_is_reported_and_sent_again(fakes, tmp_path, caplog):
+    xq, platform = fakes
+    xq.add(27, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    analysed = len(sample_handlers.SEEN)
+    xq.add(27, BODY, {"cam.webm": f"{MEDIA}/rec1"})  # openedx/xqueue: the LMS callback failed
+    worker.run(max_jobs=2)
+    assert len(sample_handlers.SEEN) == analysed, "the kept answer is sent, not a new analysis"
+    assert xq.results[0]["xqueue_body"] == xq.results[1]["xqueue_body"]
+    assert any("its callback to the LMS failed" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    ends = [e["data"] for e in platform.events if e["event_type"] == "session_processing_end"]
+    assert len(ends) == 2 and "answer_not_stored" not in ends[0] and "callback" in ends[1]["answer_not_stored"]
+
+
+def test_the_same_key_again_after_delivery_is_a_lapsed_lease_not_a_lost_answer(fakes, tmp_path, caplog, monkeypatch):
+    xq, platform = fakes
+    monkeypatch.setattr("tests.xqueue_fake.secrets.token_hex", lambda n: "ab" * n)  # every pull: one key
+    for _ in range(2):
+        xq.add(28, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=2)
+    assert not [r for r in caplog.records if "did not" in r.getMessage() or "callback to the LMS" in r.getMessage()]
+    assert all("answer_not_stored" not in e["data"] for e in platform.events)
