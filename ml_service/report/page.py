@@ -114,8 +114,10 @@ def _header(results: Mapping[str, Result], session: str) -> str:
     count = sum(len(r.get("violations") or []) for r in results.values())
     scores = [float(r["score"]) for r in results.values() if _ok(r)]
     lowest = f"lowest trust score {min(scores):.2f}" if scores else "no successful analysis"
-    return (f"<header><h1>Session <code>{_e(session)}</code></h1><p class=\"meta\">{len(results)} "
-            f"modalit{'y' if len(results) == 1 else 'ies'} &middot; {count} suspected violation(s) &middot; "
+    kinds = {r.get("modality") or key for key, r in results.items()}
+    parts = "" if len(kinds) == len(results) else f" in {len(results)} parts"
+    return (f"<header><h1>Session <code>{_e(session)}</code></h1><p class=\"meta\">{len(kinds)} "
+            f"modalit{'y' if len(kinds) == 1 else 'ies'}{parts} &middot; {count} suspected violation(s) &middot; "
             f"{lowest} &middot; generated {generated} by ml-service {_e(__version__)}</p></header>")
 
 

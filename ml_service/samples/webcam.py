@@ -32,6 +32,7 @@ import math
 import subprocess
 import sys
 import tarfile
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -437,13 +438,15 @@ _CHECKS = ["face_absent", "multiple_faces", "identity_mismatch", "identity_chang
            "talking", "expression_cues", "camera_blocked_or_dark"]
 
 
-def generate(out_dir: Path, seed: int = 0) -> list[Sample]:
-    """The labelled set: clean controls, a lighting change, one clip per check."""
+def generate(out_dir: Path, seed: int = 0, only: Collection[str] | None = None) -> list[Sample]:
+    """The labelled set: clean controls, a lighting change, one clip per check (``only``: these names)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = []
     for i, (name, seconds, who, ref, events) in enumerate(_SET):
         stem, _, ext = name.partition(".")
+        if only is not None and f"webcam-{stem}" not in only:
+            continue
         path = out_dir / f"webcam-{stem}.{ext or 'mp4'}"
         mismatch = None if ref is None else (ref.rstrip("0123456789") != who)
         _, truth = make_clip(path, seconds, events, who=who, seed=seed * 100 + i, mismatch=mismatch)

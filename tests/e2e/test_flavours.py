@@ -15,6 +15,7 @@ from ml_service import metrics
 from ml_service.cli import build_worker
 from ml_service.config import Settings
 from ml_service.demo_media import make_wav
+from ml_service.demo_samples import DEMO_SAMPLES
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.faults import FaultPlan
 
@@ -112,11 +113,11 @@ def test_xqueue_callback_failure_is_reported_and_the_kept_answer_sent_again(tmp_
 
 
 def test_demo_runs_against_the_edx_submissions_flavour(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--sessions", "1",
-                          "--seconds", "2", "--timeout", "120", "--flavour", "edx-submissions"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--modality", "keystrokes",
+                          "--modality", "audio", "--timeout", "240", "--flavour", "edx-submissions"],
+                         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
-    rows = [line.split() for line in run.stdout.splitlines() if line.startswith("demo-")]
-    assert len(rows) == 4 and all(r[4] == "0" for r in rows), run.stdout
-    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
-    assert logs.count("is edx-submissions") == 4, "every worker detected the flavour"
+    total = sum(len(DEMO_SAMPLES[m]) for m in ("keystrokes", "audio"))
+    assert f"{total}/{total} sessions found exactly what their truth expects" in run.stdout, run.stdout
+    logs = [p.read_text() for p in (tmp_path / "logs").glob("*.log")]
+    assert len(logs) == 2 and all("is edx-submissions" in log for log in logs), "every worker found the flavour"
