@@ -114,7 +114,7 @@ def test_xqueue_callback_failure_is_reported_and_the_kept_answer_sent_again(tmp_
 
 def test_demo_runs_against_the_edx_submissions_flavour(tmp_path):
     run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--modality", "keystrokes",
-                          "--modality", "audio", "--timeout", "240", "--flavour", "edx-submissions"],
+                          "--modality", "audio", "--timeout", "420", "--flavour", "edx-submissions"],
                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     total = sum(len(DEMO_SAMPLES[m]) for m in ("keystrokes", "audio"))
