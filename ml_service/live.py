@@ -110,7 +110,7 @@ class LiveJob:
         carry = self.carry.with_segment(record, state if ok and isinstance(state, dict) else None, self.seg.last)
         alerts = [alert_event(carry, e, self.seg.index, self.seg.offset_s, end_s, self.submission_id, recordings)
                   for e in (new if ok else [])]
-        if ok and self.seg.last:
+        if self.seg.last and any(s.ok for s in carry.segments.values()):
             alerts += _late(carry)
             new += [{"alert_id": a["alert_id"]} for a in alerts[len(new):]]
         for data in alerts if alert is not None else []:
