@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -15,10 +17,11 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "XQUEUE_", "PLATFORM_"))}
 
 
+@pytest.mark.timeout(600)
 def test_demo_live_plays_a_session_prints_its_alerts_and_its_merged_result(tmp_path):
     run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--live", "--modality", "keystrokes",
                           "--speed", "40", "--segment-s", "15", "--out", str(tmp_path / "out")],
-                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=540)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "keystrokes-idle-1: 100 s of keystrokes in 7 segments" in run.stdout
     assert "ALERT keystrokes-idle-1: idle at 25.3-" in run.stdout  # an idle minute across two cuts
@@ -26,10 +29,11 @@ def test_demo_live_plays_a_session_prints_its_alerts_and_its_merged_result(tmp_p
     assert (tmp_path / "out" / "report.html").is_file()
 
 
+@pytest.mark.timeout(600)
 def test_the_latency_bench_measures_a_played_session_against_one_pass(tmp_path):
     run = subprocess.run([sys.executable, "bench/live_latency.py", "--modality", "keystrokes", "--minutes", "3",
                           "--speed", "30", "--data", str(tmp_path), "--json"],
-                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=540)
     assert run.returncode == 0, run.stderr[-2000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     summary = records[-1]

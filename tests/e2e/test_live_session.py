@@ -61,6 +61,7 @@ def _pull_one(worker: Worker) -> None:
     raise AssertionError(f"{worker.queue}: nothing to pull")
 
 
+@pytest.mark.timeout(900)  # seven webcam segments and one pass, on a shared machine
 def test_a_session_in_segments_across_two_workers_equals_one_pass(sandbox, tmp_path, recording):
     cuts = plan(50.0, 50.0 / 6)
     files = cut(recording, tmp_path / "segments", cuts)
