@@ -1,6 +1,7 @@
 """Live sessions against one pass: do segments (with the carry) find what one pass finds?
 
-    python bench/live_agreement.py --modality M [--segment-s 60] [--order shuffled] RECORDING...
+    python bench/live_agreement.py --modality M [--segment-s 60] [--order shuffled]
+                                   [--reference-voice F] [--reference-photo F] RECORDING...
     python bench/live_agreement.py --demo-samples [--segment-s 10]
 
 Each recording is analysed in one pass and as a live session (``ml_service.live_local``: cut
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--segment-s", type=float, default=60.0)
     parser.add_argument("--order", choices=["in-order", "shuffled"], default="in-order")
     parser.add_argument("--demo-samples", action="store_true", help="the demo's labelled samples, every modality")
+    parser.add_argument("--reference-voice", type=Path, help="an enrolment clip sent with every recording (audio)")
+    parser.add_argument("--reference-photo", type=Path, help="a reference photo sent with every recording (webcam)")
     return parser
 
 
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_samples:
         jobs = _demo_jobs()
     elif args.modality and args.recordings:
-        jobs = [(args.modality, p.resolve(), _enrolment(p), {}, {}) for p in args.recordings]
+        refs = {"reference_voice": args.reference_voice, "reference_photo": args.reference_photo}
+        jobs = [(args.modality, p.resolve(), _enrolment(p), refs, {}) for p in args.recordings]
     else:
         _parser().error("give --modality and recordings, or --demo-samples")
     rows, by_modality = [], {}

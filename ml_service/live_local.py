@@ -8,7 +8,6 @@ and benchmarks compare its final result with one pass over the whole recording.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,11 +94,15 @@ def _run(handler: Handler, submission: dict[str, Any]) -> tuple[dict[str, Any], 
 
 
 def differences(found: Sequence[dict[str, Any]], expected: Sequence[dict[str, Any]], edge_s: float = 1.0) -> list[str]:
-    """How two violation lists differ (the same types, and edges within ``edge_s``), as text;
-    empty when they agree."""
-    if Counter(v["type"] for v in found) != Counter(v["type"] for v in expected):
-        return [f"types: {sorted(v['type'] for v in found)} vs {sorted(v['type'] for v in expected)}"]
-    key = lambda v: (v["type"], v["start_s"])  # noqa: E731
-    return [f"{a['type']} {a['start_s']}-{a['end_s']} vs {b['start_s']}-{b['end_s']}"
-            for a, b in zip(sorted(found, key=key), sorted(expected, key=key))
-            if abs(a["start_s"] - b["start_s"]) > edge_s or abs(a["end_s"] - b["end_s"]) > edge_s]
+    """How two violation lists differ, as text (empty when they agree): each event of one with
+    no event of the same type in the other whose edges are both within ``edge_s``."""
+    left, problems = list(expected), []
+    for event in sorted(found, key=lambda v: (v["type"], v["start_s"])):
+        twin = next((e for e in left if e["type"] == event["type"] and abs(e["start_s"] - event["start_s"]) <= edge_s
+                     and abs(e["end_s"] - event["end_s"]) <= edge_s), None)
+        if twin is None:
+            problems.append(f"only live: {event['type']} {event['start_s']:.2f}-{event['end_s']:.2f}")
+        else:
+            left.remove(twin)
+    problems += [f"only one pass: {e['type']} {e['start_s']:.2f}-{e['end_s']:.2f}" for e in left]
+    return problems
