@@ -23,6 +23,7 @@ from ml_service.errors import ProtocolError, SubmissionError
 __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
 
 _KEY_RE = re.compile(r"^[0-9a-fA-F]{1,128}$")
+_MAX_ID = 2**63  # SQLite's INTEGER, the journal's key
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,10 @@ def decode_pull(content: Any) -> Pulled:
 
 
 def _is_id(value: Any) -> bool:
-    """A non-negative int, or a string of ASCII digits (not bool, not "²")."""
-    if type(value) is int:
-        return value >= 0
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+    """An int in 0..2**63-1 (what SQLite stores), or such a string of ASCII digits (not bool, not "²")."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    return type(value) is int and 0 <= value < _MAX_ID
 
 
 def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
