@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ EVENT_TYPES = frozenset({
     "session_processing_end", "session_processing_failed", "service_stopping",
 })
 _REFRESH_MARGIN_S = 30.0
+_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,25 @@ def jwt_expiry(token: str) -> float | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+        exp = float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    return exp if math.isfinite(exp) else None
+
+
+def _expires_in(value: Any) -> float:
+    """The token reply's ``expires_in``: absent means 300 s; anything but a positive finite
+    number (or its digits as text) is a :class:`ProtocolError`, never a crash."""
+    if value is None:
+        return 300.0
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        number = float(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise ProtocolError("platform token reply has an expires_in that is not a positive number of seconds")
+    return number
 
 
 class PlatformClient:
@@ -103,7 +122,7 @@ class PlatformClient:
         if not isinstance(token, str) or not token:
             raise ProtocolError("platform token reply has no access_token")
         now = self.clock()
-        expiry = jwt_expiry(token) or (now + float(data.get("expires_in", 300)))
+        expiry = jwt_expiry(token) or (now + _expires_in(data.get("expires_in")))
         lifetime = max(0.0, expiry - now)
         self._token = token
         self._refresh_at = now + max(0.0, lifetime - min(_REFRESH_MARGIN_S, lifetime / 10))

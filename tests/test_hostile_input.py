@@ -26,3 +26,18 @@ def test_a_submission_id_over_63_bits_does_not_stop_the_worker(fakes, tmp_path):
     assert worker.run(max_jobs=1) == 1
     assert [json.loads(r["xqueue_header"])["submission_id"] for r in xq.results] == [31]
     assert answer(xq)["correct"] is True
+
+
+def test_an_opaque_token_with_a_wordy_expires_in_does_not_stop_the_worker(fakes, tmp_path, caplog):
+    xq, _ = fakes
+    httpretty.reset()  # the platform now answers only this broken token reply
+    xq.install()
+    httpretty.register_uri(httpretty.GET, f"{MEDIA}/rec1", body=b"RIFF-fake-media-bytes")
+    httpretty.register_uri(httpretty.POST, "http://platform.test/ml/auth/token",
+                           body=json.dumps({"access_token": "opaque-9f2", "expires_in": "one hour"}))
+    xq.add(32, BODY, FILES)
+    worker, _ = make_worker(tmp_path)
+    assert worker.run(max_jobs=1) == 1
+    assert answer(xq)["correct"] is True
+    assert worker.outbox.pending == 5  # kept for later
+    assert "expires_in that is not a positive number" in caplog.text
