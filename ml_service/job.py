@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, MediaError, Retry, SubmissionError
 from ml_service.handlers import Handler, run_handler
 from ml_service.media import MediaFetcher, job_dir
@@ -67,7 +68,10 @@ def analyse(
     except HandlerError as exc:
         result, msg = _failed(modality, ErrorCode(exc.error_code), str(exc), clock() - started)
     session_id = spec.session_id if spec else None
+    msg = clamp(msg)
     result = {**result, "submission_id": pulled.submission_id, "session_id": session_id}
+    if "msg" in result:
+        result["msg"] = clamp(result["msg"])
     return Outcome(result, msg, session_id)
 
 
@@ -86,6 +90,7 @@ def _run_with_retries(handler: Handler, submission: dict[str, Any],
 
 
 def _failed(modality: str, code: ErrorCode, msg: str, elapsed: float) -> tuple[dict[str, Any], str]:
+    msg = clamp(msg)
     logger.warning("Analysis failed (%s): %s", code.name, msg)
     return error_result(modality, code, msg, elapsed), msg
 

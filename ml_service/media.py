@@ -23,6 +23,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
+from ml_service.bounded import excerpt
 from ml_service.errors import ConfigError, MediaError
 from ml_service.media_url import MediaURL, connection_origin, parse_media_url
 
@@ -105,7 +106,7 @@ class MediaFetcher:
                 pause = 0.5 * 2 ** (attempt - 1)
                 if attempt == self.attempts or time.monotonic() + pause > deadline or self.retry_wait(pause):
                     raise MediaError(f"{exc} (after {attempt} attempt(s))") from exc
-                logger.info("Retrying the download of %s: %s", name, exc)
+                logger.info("Retrying the download of %s: %s", excerpt(name), exc)
         raise AssertionError("unreachable")
 
     def _fetch_once(self, name: str, url: str, target: Path, deadline: float) -> Path:
@@ -157,7 +158,7 @@ class MediaFetcher:
     def _check_length(self, name: str, response: requests.Response) -> None:
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.max_bytes:
-            raise MediaError(f"media file {name!r} is {int(length)} bytes, over the {self.max_bytes}-byte limit")
+            raise MediaError(f"media file {excerpt(name)} is {int(length)} bytes, over the {self.max_bytes}-byte limit")
 
     def _stream(self, name: str, chunks: Iterator[bytes], target: Path, deadline: float) -> int:
         written = 0
@@ -166,14 +167,14 @@ class MediaFetcher:
                 for chunk in chunks:
                     written += len(chunk)
                     if written > self.max_bytes:
-                        raise MediaError(f"media file {name!r} exceeds the {self.max_bytes}-byte limit")
+                        raise MediaError(f"media file {excerpt(name)} exceeds the {self.max_bytes}-byte limit")
                     if time.monotonic() > deadline:
-                        raise MediaError(f"download of {name!r} took over {self.deadline_s:.0f} s "
+                        raise MediaError(f"download of {excerpt(name)} took over {self.deadline_s:.0f} s "
                                          f"({written} bytes so far; ML_MEDIA_DEADLINE_S)")
                     out.write(chunk)
         except requests.RequestException as exc:
             target.unlink(missing_ok=True)
-            raise _Transient(f"download of {name!r} broke off: {type(exc).__name__}") from exc
+            raise _Transient(f"download of {excerpt(name)} broke off: {type(exc).__name__}") from exc
         except MediaError:
             target.unlink(missing_ok=True)
             raise

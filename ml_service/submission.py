@@ -9,6 +9,7 @@ not analyse is a :class:`SubmissionError`, answered with an error result).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from ml_service.bounded import clamp, excerpt
 from ml_service.errors import ProtocolError, SubmissionError
 
 __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
@@ -63,7 +65,7 @@ def decode_pull(content: Any) -> Pulled:
         raise ProtocolError("xqueue_header is not a JSON object")
     sub_id, key = header.get("submission_id"), header.get("submission_key")
     if not _is_id(sub_id):
-        raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
+        raise ProtocolError(f"xqueue_header has no integer submission_id: {excerpt(sub_id)}")
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise ProtocolError("xqueue_header has no valid submission_key")
     body = outer.get("xqueue_body")
@@ -123,16 +125,15 @@ def parse_body(pulled: Pulled) -> SessionSpec:
     except ValueError as exc:
         raise SubmissionError("xqueue_body is not valid JSON") from exc
     body = _unwrap_lms(body)
-    problems = [
-        f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
-        for e in jsonschema.Draft202012Validator(_schema()).iter_errors(body)
-    ]
-    if problems:
+    errors = list(itertools.islice(jsonschema.Draft202012Validator(_schema()).iter_errors(body), 6))
+    if errors:
+        problems = [_problem(e) for e in errors[:5]] + (["..."] if len(errors) > 5 else [])
         raise SubmissionError("xqueue_body does not match the submission schema: " + "; ".join(problems))
     refs = {body.get("reference_photo"), body.get("reference_voice")} - {None}
     missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files)
     if missing:
-        raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {', '.join(missing)}")
+        names = ", ".join(excerpt(name) for name in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {names}")
     recordings = body.get("recordings") or sorted(n for n in pulled.files if n not in refs)
     return SessionSpec(
         session_id=body["session_id"],
@@ -142,6 +143,16 @@ def parse_body(pulled: Pulled) -> SessionSpec:
         reference_voice=body.get("reference_voice"),
         recordings=list(recordings),
     )
+
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    """One schema violation, quoting at most an excerpt of the offending value."""
+    where = "/".join(excerpt(p, 40) if isinstance(p, str) else str(p) for p in error.path) or "body"
+    if error.validator == "type":
+        return f"{where}: {excerpt(error.instance)} is not of type {error.validator_value!r}"
+    if error.validator in ("maxLength", "minLength", "pattern", "enum", "const", "format"):
+        return f"{where}: {excerpt(error.instance)} breaks {error.validator} {excerpt(error.validator_value, 40)}"
+    return f"{where}: {clamp(error.message, 200)}"
 
 
 def _unwrap_lms(body: Any) -> Any:

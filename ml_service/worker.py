@@ -19,6 +19,7 @@ from typing import Callable
 
 from ml_service import metrics
 from ml_service.backoff import Backoff
+from ml_service.bounded import clamp
 from ml_service.delivery import Delivered, Delivery
 from ml_service.errors import MLServiceError
 from ml_service.events import EventOutbox
@@ -215,7 +216,7 @@ class Worker:
             box.append(self.analyse(pulled))
         except Exception as exc:  # noqa: BLE001 - the submission must still be answered
             logger.exception("Internal error while analysing submission %s", pulled.submission_id)
-            msg = f"internal error in ml-service: {type(exc).__name__}: {exc}"
+            msg = clamp(f"internal error in ml-service: {type(exc).__name__}: {exc}")
             result = error_result(self.queue, ErrorCode.HANDLER_CRASHED, msg)
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
 

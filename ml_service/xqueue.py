@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from ml_service.bounded import excerpt
 from ml_service.errors import AuthError, LeaseLostError, ProtocolError, TransportError
 from ml_service.submission import Pulled, decode_pull
 
@@ -73,7 +74,7 @@ class XQueueClient:
         reply = self._parse(response, "login")
         if response.status_code in _SESSION_LOST or not reply.ok:
             self.logged_in = False
-            raise AuthError(f"XQueue login as {self._username!r} refused: {reply.content}")
+            raise AuthError(f"XQueue login as {self._username!r} refused: {excerpt(reply.content)}")
         self.logged_in = True
         logger.info("Logged in to XQueue at %s as %s", self.base_url, self._username)
 
@@ -85,11 +86,11 @@ class XQueueClient:
         """Number of submissions waiting (not leased) in ``queue``."""
         reply = self._call("GET", "get_queuelen", params={"queue_name": queue})
         if not reply.ok:
-            raise ProtocolError(f"get_queuelen for {queue!r} failed: {reply.content}")
+            raise ProtocolError(f"get_queuelen for {queue!r} failed: {excerpt(reply.content)}")
         try:
             return int(reply.content)
         except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"get_queuelen returned a non-number: {reply.content!r}") from exc
+            raise ProtocolError(f"get_queuelen returned a non-number: {excerpt(reply.content)}") from exc
 
     def get_submission(self, queue: str) -> Pulled | None:
         """Pull the oldest waiting submission, or ``None`` if the queue is empty."""
@@ -99,7 +100,7 @@ class XQueueClient:
         text = str(reply.content)
         if text == f"Queue '{queue}' is empty":
             return None
-        raise ProtocolError(f"get_submission from {queue!r} failed: {text}")
+        raise ProtocolError(f"get_submission from {queue!r} failed: {excerpt(text)}")
 
     def put_result(self, header: str, body: str) -> None:
         """Send a result; :class:`LeaseLostError` if the key was superseded by a re-pull."""
@@ -109,7 +110,7 @@ class XQueueClient:
             return
         if reply.content == "Incorrect key for submission":
             raise LeaseLostError("XQueue refused the result: Incorrect key for submission")
-        raise ProtocolError(f"put_result failed: {reply.content}")
+        raise ProtocolError(f"put_result failed: {excerpt(reply.content)}")
 
     def _call(self, method: str, action: str, timeout: float | None = None, **kwargs: Any) -> Reply:
         """A protected call: log in first if needed; on a lost session log in once and retry."""

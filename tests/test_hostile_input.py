@@ -41,3 +41,27 @@ def test_an_opaque_token_with_a_wordy_expires_in_does_not_stop_the_worker(fakes,
     assert answer(xq)["correct"] is True
     assert worker.outbox.pending == 5  # kept for later
     assert "expires_in that is not a positive number" in caplog.text
+
+
+BIG = "A" * 1_500_000
+
+
+@pytest.mark.parametrize("body, files", [
+    ({**BODY, "options": BIG}, FILES),                            # a wrong-typed field
+    ({**BODY, "options": {"k": [BIG]}, "modality": [BIG]}, FILES),
+    ({**BODY, "recordings": [BIG]}, FILES),                       # a file name xqueue_files lacks
+    ({**BODY, "session_id": BIG}, FILES),
+    (BODY, {"x" * 200_000 + ".webm": "http://evil.example/a"}),     # a long file name, refused host
+])
+def test_a_huge_value_is_quoted_as_a_short_excerpt_and_the_answer_is_accepted(fakes, tmp_path, caplog, body, files):
+    xq, _ = fakes
+    xq.put_reply = lambda form: (413, "<h1>Request Entity Too Large</h1>") if len(form["xqueue_body"]) > 100_000 \
+        else (200, envelope(0, ""))
+    xq.add(33, body, files)
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    assert len(xq.results) == 1 and len(xq.results[0]["xqueue_body"]) < 5_000
+    reply = answer(xq)
+    assert reply["result"]["error_code"] in (3, 4) and 20 < len(reply["result"]["msg"]) <= 1_100
+    assert worker.journal.get("debug", 33).state == "delivered"
+    assert max(len(r.getMessage()) for r in caplog.records) < 2_000
