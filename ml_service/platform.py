@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import requests
 
-from ml_service import __version__
+from ml_service import __version__, bounded
 from ml_service.errors import AuthError, ProtocolError, TransportError
 
 __all__ = ["EVENT_TYPES", "PlatformClient", "ServiceIdentity", "jwt_expiry"]
@@ -164,7 +164,7 @@ class PlatformClient:
     @staticmethod
     def _json(response: requests.Response, what: str) -> dict[str, Any]:
         try:
-            data = response.json()
+            data = bounded.loads(response.text, f"platform {what} reply")
         except ValueError as exc:
             raise ProtocolError(f"platform {what} answered non-JSON") from exc
         if not isinstance(data, dict):

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from ml_service import bounded
 from ml_service.bounded import clamp, excerpt
 from ml_service.errors import ProtocolError, SubmissionError
 
@@ -26,6 +27,7 @@ __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
 
 _KEY_RE = re.compile(r"^[0-9a-fA-F]{1,128}$")
 _MAX_ID = 2**63  # SQLite's INTEGER, the journal's key
+REPLY_MAX_CHARS = 8 * 1024 * 1024  # a get_submission reply: the body escaped up to three times, plus files
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class SessionSpec:
 
 def decode_pull(content: Any) -> Pulled:
     """Decode a successful get_submission ``content`` into a :class:`Pulled`."""
-    outer = _loads(content, "get_submission content") if isinstance(content, str) else content
+    outer = _loads(content, "get_submission content", REPLY_MAX_CHARS) if isinstance(content, str) else content
     if not isinstance(outer, dict):
         raise ProtocolError("get_submission content is not a JSON object")
     header_text = outer.get("xqueue_header")
@@ -91,7 +93,9 @@ def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
     if raw in (None, ""):
         return {}, None
     try:
-        files = json.loads(raw) if isinstance(raw, str) else raw
+        files = bounded.loads(raw, "xqueue_files") if isinstance(raw, str) else raw
+    except bounded.JSONLimitError as exc:
+        return {}, str(exc)
     except ValueError:
         return {}, "xqueue_files is not valid JSON"
     if files in (None, ""):
@@ -103,9 +107,11 @@ def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
     return files, None
 
 
-def _loads(text: str, what: str) -> Any:
+def _loads(text: str, what: str, max_chars: int = bounded.JSON_MAX_CHARS) -> Any:
     try:
-        return json.loads(text)
+        return bounded.loads(text, what, max_chars)
+    except bounded.JSONLimitError as exc:
+        raise ProtocolError(str(exc)) from exc
     except ValueError as exc:
         raise ProtocolError(f"{what} is not valid JSON") from exc
 
@@ -120,10 +126,7 @@ def parse_body(pulled: Pulled) -> SessionSpec:
     """Read our body format; also accepts it wrapped in the LMS's ``grader_payload``."""
     if pulled.files_problem:
         raise SubmissionError(pulled.files_problem)
-    try:
-        body = json.loads(pulled.body)
-    except ValueError as exc:
-        raise SubmissionError("xqueue_body is not valid JSON") from exc
+    body = _body_json(pulled.body, "xqueue_body")
     body = _unwrap_lms(body)
     errors = list(itertools.islice(jsonschema.Draft202012Validator(_schema()).iter_errors(body), 6))
     if errors:
@@ -159,8 +162,15 @@ def _unwrap_lms(body: Any) -> Any:
     """LMS convention: our object travels as the JSON string in ``grader_payload``."""
     if isinstance(body, dict) and "session_id" not in body and "grader_payload" in body:
         payload = body["grader_payload"]
-        try:
-            return json.loads(payload) if isinstance(payload, str) else payload
-        except ValueError as exc:
-            raise SubmissionError("grader_payload is not valid JSON") from exc
+        return _body_json(payload, "grader_payload") if isinstance(payload, str) else payload
     return body
+
+
+def _body_json(text: str, what: str) -> Any:
+    """The body's JSON within :mod:`ml_service.bounded`'s size and depth limits."""
+    try:
+        return bounded.loads(text, what)
+    except bounded.JSONLimitError as exc:
+        raise SubmissionError(str(exc)) from exc
+    except ValueError as exc:
+        raise SubmissionError(f"{what} is not valid JSON") from exc

@@ -9,16 +9,16 @@ Content-Type says. Every failure is raised as one of ``ml_service.errors``.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from ml_service import bounded
 from ml_service.bounded import excerpt
 from ml_service.errors import AuthError, LeaseLostError, ProtocolError, TransportError
-from ml_service.submission import Pulled, decode_pull
+from ml_service.submission import REPLY_MAX_CHARS, Pulled, decode_pull
 
 __all__ = ["Reply", "XQueueClient"]
 
@@ -133,7 +133,7 @@ class XQueueClient:
     def _session_lost(response: requests.Response) -> bool:
         """Redirect to login, 401/403, or a "login_required" reply; a wrong key is not one."""
         try:
-            content = response.json().get("content")
+            content = bounded.loads(response.text, "XQueue reply", REPLY_MAX_CHARS).get("content")
         except (ValueError, AttributeError):
             content = None
         if content == "Incorrect key for submission":
@@ -158,7 +158,7 @@ class XQueueClient:
         if response.status_code >= 500:
             raise TransportError(f"XQueue {action} answered HTTP {response.status_code}")
         try:
-            data = json.loads(response.text)
+            data = bounded.loads(response.text, f"XQueue {action} reply", REPLY_MAX_CHARS)
         except ValueError as exc:
             if response.status_code in _SESSION_LOST:
                 return Reply(1, f"HTTP {response.status_code}")

@@ -65,3 +65,44 @@ def test_a_huge_value_is_quoted_as_a_short_excerpt_and_the_answer_is_accepted(fa
     assert reply["result"]["error_code"] in (3, 4) and 20 < len(reply["result"]["msg"]) <= 1_100
     assert worker.journal.get("debug", 33).state == "delivered"
     assert max(len(r.getMessage()) for r in caplog.records) < 2_000
+
+
+def nested(levels: int, inner: str = "1") -> str:
+    return "[" * levels + inner + "]" * levels
+
+
+@pytest.mark.parametrize("body, text", [
+    (nested(10_000), "nested deeper than"),
+    ('{"session_id": "s", "options": {"deep": ' + nested(900) + "}}", "nested deeper than"),
+    ('{"grader_payload": "' + nested(5_000).replace('"', '\\"') + '"}', "nested deeper than"),
+    ('{"session_id": "s", "options": {"t": NaN}}', "not valid JSON"),
+    ('{"session_id": "s", "options": {"t": Infinity}}', "not valid JSON"),
+    ('{"session_id": "s", "options": {"t": 1e999}}', "not valid JSON"),
+    (json.dumps({"session_id": "s", "student_id": "B" * 1_100_000}), "over the 1000000-character limit"),
+], ids=["10000-levels", "options-900-levels", "grader-payload-5000-levels", "NaN", "Infinity", "1e999", "1.1-MB"])
+def test_deep_large_or_non_standard_json_bodies_are_malformed_submissions(fakes, tmp_path, body, text):
+    xq, _ = fakes
+    xq.add(34, body, FILES)
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    reply = answer(xq)
+    assert reply["result"]["error_code"] == 4, reply["result"]["msg"]
+    assert text in reply["result"]["msg"]
+
+
+@pytest.mark.parametrize("reply, answered", [
+    ('{"return_code": 0, "content": ' + nested(100_000) + "}", 0),    # the envelope itself
+    (envelope(0, json.dumps({"xqueue_header": nested(50_000), "xqueue_body": "{}", "xqueue_files": "{}"})), 0),
+    (envelope(0, json.dumps({"xqueue_header": json.dumps({"submission_id": 35, "submission_key": "ab"}),
+                             "xqueue_body": "{}", "xqueue_files": nested(50_000)})), 1),
+], ids=["envelope", "header", "files"])
+def test_a_deeply_nested_pull_reply_does_not_stop_the_worker(fakes, tmp_path, reply, answered):
+    xq, _ = fakes
+    replies = iter([(200, reply)])
+    xq.pull_override = lambda: next(replies, None) or (200, envelope(1, "Queue 'debug' is empty"))
+    worker, waits = make_worker(tmp_path)
+    waits.stop_after = 3
+    worker.run()
+    assert len(xq.results) == answered
+    if answered:
+        assert "nested deeper than" in answer(xq)["result"]["msg"]
