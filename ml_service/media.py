@@ -24,7 +24,7 @@ import requests
 import urllib3
 
 from ml_service.bounded import excerpt
-from ml_service.errors import ConfigError, MediaError
+from ml_service.errors import ConfigError, MediaError, MLServiceError
 from ml_service.media_url import MediaURL, connection_origin, parse_media_url
 
 __all__ = ["MediaFetcher", "job_dir", "safe_name"]
@@ -70,6 +70,7 @@ class MediaFetcher:
         timeout_s: float = 30.0,
         token_origin: str | None = None,
         auth_header: Callable[[], dict[str, str]] | None = None,
+        invalidate_token: Callable[[], None] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
         attempts: int = 5,
@@ -83,7 +84,7 @@ class MediaFetcher:
             self.token_origin = parse_media_url(token_origin).origin if token_origin else None
         except MediaError as exc:
             raise ConfigError([f"PLATFORM_URL: {exc}"]) from exc
-        self._auth_header = auth_header
+        self._auth_header, self._invalidate = auth_header, invalidate_token
         self.http = session or requests.Session()
         self.http.verify = verify_tls
 
@@ -128,6 +129,10 @@ class MediaFetcher:
                 url = urljoin(target.url, response.headers.get("Location", ""))
                 response.close()
                 continue
+            if response.status_code == 401 and target.origin == self.token_origin and self._invalidate:
+                response.close()
+                self._invalidate()  # revoked or expired early: the next attempt fetches a new one
+                raise _Transient(f"download of {target.describe()} refused the platform token (HTTP 401)")
             if response.status_code != 200:
                 response.close()
                 error = _Transient if response.status_code >= 500 else MediaError
@@ -144,7 +149,10 @@ class MediaFetcher:
             raise MediaError(f"media URL {target.describe()} is read differently by the HTTP client; refused")
         prepared.headers.pop("Authorization", None)  # e.g. from ~/.netrc: only ours may go, below
         if self._auth_header is not None and target.origin == self.token_origin:
-            prepared.headers.update(self._auth_header())
+            try:
+                prepared.headers.update(self._auth_header())
+            except MLServiceError as exc:  # the token endpoint failed: worth another try
+                raise _Transient(f"no platform token to download {target.describe()}: {exc}") from exc
         settings = self.http.merge_environment_settings(prepared.url, {}, True, self.http.verify, None)
         settings["stream"] = True
         return self.http.send(prepared, timeout=self.timeout_s, allow_redirects=False, **settings)

@@ -106,3 +106,16 @@ def test_a_deeply_nested_pull_reply_does_not_stop_the_worker(fakes, tmp_path, re
     assert len(xq.results) == answered
     if answered:
         assert "nested deeper than" in answer(xq)["result"]["msg"]
+
+
+def test_a_token_failure_while_downloading_platform_media_is_a_media_error(fakes, tmp_path):
+    xq, platform = fakes
+    httpretty.register_uri(httpretty.GET, "http://platform.test/media/rec", body=b"RIFF")
+    platform.secret = "rotated-on-the-platform"  # the worker's client secret is now refused
+    xq.add(36, BODY, {"cam.webm": "http://platform.test/media/rec"})
+    worker, waits = make_worker(tmp_path)
+    worker.analyse.keywords["fetcher"].retry_wait = waits
+    worker.run(max_jobs=1)
+    reply = answer(xq)
+    assert reply["result"]["error_code"] == 3 and "platform token" in reply["result"]["msg"]
+    assert waits.delays[:4] == [0.5, 1.0, 2.0, 4.0]  # retried like any transient failure

@@ -9,7 +9,7 @@ import pytest
 import requests
 import urllib3
 
-from ml_service.errors import MediaError
+from ml_service.errors import AuthError, MediaError, TransportError
 from ml_service.media import MediaFetcher, job_dir, safe_name
 
 XQ = "http://xqueue.example:18040"
@@ -451,3 +451,49 @@ def test_auth_header_not_sent_to_the_same_host_on_another_scheme_or_port(tmp_pat
     f.fetch("a.webm", "http://platform.example/media/a.webm", tmp_path)
     f.fetch("b.webm", "https://platform.example:8443/media/b.webm", tmp_path)
     assert all("Authorization" not in r.headers for r in httpretty.latest_requests())
+
+
+# --- the platform's token failing while downloading ----------------------------------------
+
+
+@offline
+def test_a_token_failure_is_retried_then_a_media_error(tmp_path):
+    serve(f"{PLATFORM}/media/a.webm", body=b"p")
+    calls: list[int] = []
+
+    def no_token() -> dict[str, str]:
+        calls.append(1)
+        raise TransportError("platform token request answered HTTP 503")
+
+    waits: list[float] = []
+    with pytest.raises(MediaError, match="platform token") as info:
+        fetcher(auth_header=no_token, retry_wait=lambda s: waits.append(s) or False).fetch(
+            "a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
+    assert "after 5 attempt(s)" in str(info.value)
+    assert len(calls) == 5 and waits == [0.5, 1.0, 2.0, 4.0]
+    assert httpretty.latest_requests() == []
+
+
+@offline
+def test_a_token_that_comes_back_lets_the_download_succeed(tmp_path):
+    serve(f"{PLATFORM}/media/a.webm", body=b"p")
+    replies = iter([AuthError("refused"), {"Authorization": f"Bearer {TOKEN}"}])
+
+    def flaky() -> dict[str, str]:
+        reply = next(replies)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    path = fetcher(auth_header=flaky).fetch("a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
+    assert path.read_bytes() == b"p"
+
+
+@offline
+def test_a_401_from_the_platform_fetches_a_new_token_and_retries(tmp_path):
+    replies = iter([(401, "expired"), (200, "payload")])
+    httpretty.register_uri(httpretty.GET, f"{PLATFORM}/media/r.webm",
+                           body=lambda req, uri, h: (lambda st, b: [st, h, b])(*next(replies)))
+    invalidated: list[int] = []
+    path = fetcher(invalidate_token=lambda: invalidated.append(1)).fetch("r.webm", f"{PLATFORM}/media/r.webm", tmp_path)
+    assert path.read_bytes() == b"payload" and invalidated == [1]
