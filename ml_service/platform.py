@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -100,14 +101,16 @@ class PlatformClient:
         self.http = session or requests.Session()
         self.http.verify = verify_tls
         self._token: str | None = None
+        self._token_lock = threading.Lock()
         self._refresh_at = 0.0
 
     def token(self) -> str:
         """A valid token, fetched or refreshed as needed."""
-        if self._token is None or self.clock() >= self._refresh_at:
-            self._fetch_token()
-        assert self._token is not None
-        return self._token
+        with self._token_lock:  # the event sender and a media download may ask at once
+            if self._token is None or self.clock() >= self._refresh_at:
+                self._fetch_token()
+            assert self._token is not None
+            return self._token
 
     def invalidate_token(self) -> None:
         self._token = None

@@ -50,6 +50,7 @@ class WorkerTiming:
     rerun_interrupted: bool = True
     max_runs: int = 3
     wait_for_other_s: float = 600.0
+    events_drain_s: float = 5.0  # at stop, how long unsent status events may still take
 
 
 class Worker:
@@ -81,12 +82,13 @@ class Worker:
 
     def run(self, max_jobs: int | None = None, burst: bool = False) -> int:
         """Loop until stopped (or ``max_jobs`` done, or the queue is empty in burst mode)."""
+        self.outbox.start()
         self.outbox.post("service_started", {"queue": self.queue})
         try:
             self.recover()
             while not self.stop_event.is_set():
                 self.maybe_heartbeat()
-                self.outbox.flush()
+                self.outbox.kick()
                 self.delivery.retry_due()
                 worked = self.run_once()
                 if max_jobs is not None and self.jobs_done >= max_jobs:
@@ -95,6 +97,7 @@ class Worker:
                     break
         finally:
             self.outbox.post("service_stopping", {"queue": self.queue, "jobs_done": self.jobs_done})
+            self.outbox.stop(drain_s=self.timing.events_drain_s)
             logger.info("Worker for queue %s stopped after %d job(s)", self.queue, self.jobs_done)
         return self.jobs_done
 
