@@ -27,6 +27,7 @@ from ml_service.journal import Journal
 from ml_service.job import analyse
 from ml_service.logs import configure_logging
 from ml_service.media import MediaFetcher
+from ml_service.media_checks import MediaLimits
 from ml_service.platform import PlatformClient, ServiceIdentity
 from ml_service.worker import Worker, WorkerTiming
 from ml_service.xqueue import XQueueClient
@@ -159,7 +160,8 @@ def build_worker(settings: Settings) -> Worker:
         shutdown_grace_s=settings.shutdown_grace_s, rerun_interrupted=settings.rerun_interrupted,
         max_runs=settings.max_runs, wait_for_other_s=settings.handler_timeout_s)
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
-                                modality=settings.queue_name, retry_wait=stop_event.wait)
+                                modality=settings.queue_name, retry_wait=stop_event.wait,
+                                limits=MediaLimits(max_duration_s=settings.media_max_duration_s))
     return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
                   timing, stop_event=stop_event, cancel=cancel)
 

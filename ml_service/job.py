@@ -18,6 +18,7 @@ from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, MediaError, Retry, SubmissionError
 from ml_service.handlers import Handler, run_handler
 from ml_service.media import MediaFetcher, job_dir
+from ml_service.media_checks import MediaLimits, check_media, with_notes
 from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled, SessionSpec, parse_body
 
@@ -48,11 +49,13 @@ def analyse(
     clock: Callable[[], float] = time.monotonic,
     retry_wait: Callable[[float], bool] = threading.Event().wait,
     max_retries: int = 2,
+    limits: MediaLimits = MediaLimits(),
 ) -> Outcome:
     """Analyse one pulled submission; always returns an :class:`Outcome`.
 
     A handler raising :class:`Retry` is called again after the delay it asks for, at most
-    ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries.
+    ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries. The
+    downloaded media are checked against ``limits`` first (:mod:`ml_service.media_checks`).
     """
     started = clock()
     spec: SessionSpec | None = None
@@ -60,7 +63,8 @@ def analyse(
         spec = parse_body(pulled)
         with job_dir(work_root, pulled.submission_id) as folder:
             submission = handler_input(pulled, spec, fetcher, folder, modality)
-            result, msg = _run_with_retries(handler, submission, retry_wait, max_retries)
+            notes = check_media(submission, limits)
+            result, msg = with_notes(*_run_with_retries(handler, submission, retry_wait, max_retries), notes)
     except MediaError as exc:
         result, msg = _failed(modality, ErrorCode.MEDIA_DOWNLOAD, str(exc), clock() - started)
     except SubmissionError as exc:
