@@ -7,7 +7,9 @@ worker always has an answer to send.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -72,11 +74,27 @@ def analyse(
     except HandlerError as exc:
         result, msg = _failed(modality, ErrorCode(exc.error_code), str(exc), clock() - started)
     session_id = spec.session_id if spec else None
-    msg = clamp(msg)
+    hide = _path_hider(work_root)
+    result = json.loads(hide(json.dumps(result)))
+    msg = clamp(hide(msg))
     result = {**result, "submission_id": pulled.submission_id, "session_id": session_id}
     if "msg" in result:
         result["msg"] = clamp(result["msg"])
     return Outcome(result, msg, session_id)
+
+
+def _path_hider(work_root: Path) -> Callable[[str], str]:
+    """Turns our absolute paths into what the LMS may see: a file inside a job folder becomes
+    its path relative to that folder; the folder and the work dir become words."""
+    roots = sorted({str(work_root).rstrip("/"), str(work_root.resolve()).rstrip("/")}, key=len, reverse=True)
+    root = "(?:" + "|".join(re.escape(r) for r in roots) + ")"
+    inside, folder = re.compile(root + r"/job-[^/\s\"'\\]+/"), re.compile(root + r"/job-[^/\s\"'\\]+")
+    bare = re.compile(root + r"(?![\w.-])")
+
+    def hide(text: str) -> str:
+        return bare.sub("the work dir", folder.sub("the job folder", inside.sub("", text)))
+
+    return hide
 
 
 def _run_with_retries(handler: Handler, submission: dict[str, Any],

@@ -167,3 +167,18 @@ def test_a_recording_longer_than_the_configured_maximum_is_refused(fakes, tmp_pa
     assert answer(xq)["result"]["error_code"] == 3
     assert "'long.wav' is 8 s long, longer than the configured maximum of 5 s (ML_MEDIA_MAX_DURATION_S)" in msg
     assert not sample_handlers.SEEN or sample_handlers.SEEN[-1]["submission_id"] != 39
+
+
+@pytest.mark.parametrize("handler", ["opens_a_missing_file", "names_its_paths"])
+def test_no_internal_path_reaches_the_lms(fakes, tmp_path, handler):
+    xq, _ = fakes
+    xq.add(40, BODY, FILES)
+    worker, _ = make_worker(tmp_path, handler)
+    worker.run(max_jobs=1)
+    body = xq.results[-1]["xqueue_body"]
+    assert str(tmp_path) not in body and "job-40-" not in body, body
+    reply = answer(xq)
+    if handler == "opens_a_missing_file":
+        assert "FileNotFoundError" in reply["result"]["msg"] and "frames/0001.png" in reply["result"]["msg"]
+    else:
+        assert reply["result"]["media"]["files"][0]["path"] == "cam.webm" and "read cam.webm" in reply["msg"]
