@@ -1,4 +1,4 @@
-"""Bounds on untrusted input: short excerpts for messages and logs, limited JSON parsing.
+"""Bounds on untrusted input: short excerpts for messages and logs, limited reads and JSON.
 
 A message that reaches the LMS, a status event or a log line quotes at most
 :func:`excerpt` of any input (a file name, a field's value, a server's reply), and the whole
@@ -19,7 +19,8 @@ import re
 import reprlib
 from typing import Any
 
-__all__ = ["EXCERPT_CHARS", "JSON_MAX_CHARS", "JSON_MAX_DEPTH", "JSONLimitError", "clamp", "excerpt", "loads"]
+__all__ = ["EXCERPT_CHARS", "JSON_MAX_CHARS", "JSON_MAX_DEPTH", "JSONLimitError", "clamp", "excerpt", "loads",
+           "read_capped"]
 
 EXCERPT_CHARS = 80
 MESSAGE_CHARS = 1000
@@ -47,6 +48,21 @@ def loads(text: str | bytes, what: str, max_chars: int = JSON_MAX_CHARS, max_dep
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError as exc:  # not reached after the depth check; kept as a guard
         raise JSONLimitError(f"{what} is nested deeper than {max_depth} levels") from exc
+
+
+def read_capped(response: Any, limit: int) -> bool:
+    """Read a streamed ``requests`` response's body, decompressed, up to ``limit`` bytes.
+
+    True: the body is in the response (``.text``/``.content`` work as usual). False: it is
+    longer; the connection is closed without reading the rest.
+    """
+    data = response.raw.read(limit + 1, decode_content=True)
+    if len(data) > limit:
+        response.close()
+        return False
+    response._content, response._content_consumed = data, True  # what .content would have set
+    response.close()  # releases the connection to the pool, the body being read
+    return True
 
 
 def _depth(text: str) -> int:

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import requests
+import urllib3
 
 from ml_service import __version__, bounded
 from ml_service.errors import AuthError, ProtocolError, TransportError
@@ -34,6 +35,7 @@ EVENT_TYPES = frozenset({
     "session_processing_end", "session_processing_failed", "service_stopping",
 })
 _REFRESH_MARGIN_S = 30.0
+_REPLY_MAX_BYTES = 1024 * 1024  # a token or an event acknowledgement is a few hundred bytes
 _NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
@@ -157,9 +159,12 @@ class PlatformClient:
 
     def _post(self, url: str, what: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self.http.post(url, timeout=self.timeout_s, allow_redirects=False, **kwargs)
-        except requests.RequestException as exc:
+            response = self.http.post(url, timeout=self.timeout_s, allow_redirects=False, stream=True, **kwargs)
+            complete = bounded.read_capped(response, _REPLY_MAX_BYTES)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise TransportError(f"platform {what} to {url} failed: {type(exc).__name__}") from exc
+        if not complete:
+            raise ProtocolError(f"platform {what} answered over the {_REPLY_MAX_BYTES}-byte limit")
         if response.status_code >= 500:
             raise TransportError(f"platform {what} answered HTTP {response.status_code}")
         return response

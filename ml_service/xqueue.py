@@ -4,7 +4,8 @@ Django session login (with the CSRF handshake the edx-submissions successor want
 ``get_queuelen``, ``get_submission`` and ``put_result``. Redirects are never followed: a
 301/302/401/403 means the session was lost, so the client logs in once more and retries
 once; a second refusal raises :class:`AuthError`. Bodies are parsed as JSON whatever the
-Content-Type says. Every failure is raised as one of ``ml_service.errors``.
+Content-Type says, and read at most 8 MiB (decompressed) of any reply. Every failure is raised
+as one of ``ml_service.errors``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 from ml_service import bounded
 from ml_service.bounded import excerpt
@@ -148,10 +150,16 @@ class XQueueClient:
             if token:
                 headers["X-CSRFToken"] = token
         try:
-            return self.http.request(method, self.url(action), headers=headers,
-                                     allow_redirects=False, **kwargs)
+            response = self.http.request(method, self.url(action), headers=headers,
+                                         allow_redirects=False, stream=True, **kwargs)
+            complete = bounded.read_capped(response, REPLY_MAX_CHARS)
         except requests.RequestException as exc:
             raise TransportError(f"XQueue {action} at {self.base_url} failed: {type(exc).__name__}") from exc
+        except urllib3.exceptions.HTTPError as exc:  # raised by the raw read
+            raise TransportError(f"XQueue {action} at {self.base_url} failed: {type(exc).__name__}") from exc
+        if not complete:
+            raise ProtocolError(f"XQueue {action} answered over the {REPLY_MAX_CHARS}-byte limit")
+        return response
 
     @staticmethod
     def _parse(response: requests.Response, action: str) -> Reply:

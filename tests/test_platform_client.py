@@ -167,3 +167,10 @@ def test_a_missing_or_numeric_text_expires_in_is_accepted(platform, clock, expir
 def test_jwt_expiry_ignores_a_non_finite_exp():
     assert jwt_expiry(make_jwt({"exp": "NaN"})) is None
     assert jwt_expiry(make_jwt({"exp": "inf"})) is None
+
+
+def test_a_token_reply_over_the_size_limit_is_a_protocol_error(platform, clock):
+    huge = json.dumps({"access_token": "opaque", "padding": "x" * (2 * 1024 * 1024)})
+    httpretty.register_uri(httpretty.POST, f"{PLATFORM}/ml/auth/token", body=huge)
+    with pytest.raises(ProtocolError, match="over the 1048576-byte limit"):
+        make_client(clock).token()
