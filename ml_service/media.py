@@ -2,7 +2,8 @@
 
 Only plain http(s) URLs (:mod:`ml_service.media_url`: one strict reading for the check and
 the request) on allowed hosts are fetched; redirects are followed by hand, at most three,
-each checked anew; file names are reduced to a safe base name; sizes are capped both by
+each checked anew; file names are reduced to a safe base name, made unique within the job
+folder; sizes are capped both by
 ``Content-Length`` and while streaming. The platform's bearer token is added only to a
 prepared request whose URL, read as the HTTP client connects, is the platform's own origin
 (scheme, host, port). Every refusal is a :class:`MediaError`.
@@ -96,9 +97,7 @@ class MediaFetcher:
         All attempts together may take ``deadline_s`` (a trickling server cannot hold the
         worker: the read timeout alone restarts with every byte).
         """
-        target = dest_dir / safe_name(name)
-        if target.exists():
-            raise MediaError(f"two media files map to the same name {target.name!r}")
+        target = _free_path(dest_dir, safe_name(name))
         deadline = time.monotonic() + self.deadline_s
         for attempt in range(1, self.attempts + 1):
             try:
@@ -187,6 +186,18 @@ class MediaFetcher:
             target.unlink(missing_ok=True)
             raise
         return written
+
+
+def _free_path(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name-2``, ``name-3``... before the suffix when taken (``a/x.webm``
+    and ``b/x.webm`` both become safe name ``x.webm``)."""
+    path = folder / name
+    stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+    for n in range(2, 10_000):
+        if not path.exists():
+            return path
+        path = folder / f"{stem}-{n}{dot}{suffix}"
+    raise MediaError(f"too many media files named like {name!r}")
 
 
 def _arriving(response: requests.Response) -> Iterator[bytes]:

@@ -293,16 +293,25 @@ def test_no_auth_header_without_a_token_origin(tmp_path):
 
 
 @offline
-def test_two_names_mapping_to_the_same_safe_name_are_refused(tmp_path):
+def test_two_names_mapping_to_the_same_safe_name_get_two_files(tmp_path):
     serve(f"{XQ}/one", body=b"first")
     serve(f"{XQ}/two", body=b"second")
+    serve(f"{XQ}/three", body=b"third")
     f = fetcher()
-    f.fetch("a/webcam.webm", f"{XQ}/one", tmp_path)
-    with pytest.raises(MediaError) as info:
-        f.fetch("b/webcam.webm", f"{XQ}/two", tmp_path)
-    assert "same name 'webcam.webm'" in str(info.value)
+    assert f.fetch("a/webcam.webm", f"{XQ}/one", tmp_path).name == "webcam.webm"
+    assert f.fetch("b/webcam.webm", f"{XQ}/two", tmp_path).name == "webcam-2.webm"
+    assert f.fetch("my webcam.webm", f"{XQ}/three", tmp_path).name == "my_webcam.webm"
+    assert f.fetch("my_webcam.webm", f"{XQ}/three", tmp_path).name == "my_webcam-2.webm"
     assert (tmp_path / "webcam.webm").read_bytes() == b"first"
-    assert len(httpretty.latest_requests()) == 1  # the second was never requested
+    assert (tmp_path / "webcam-2.webm").read_bytes() == b"second"
+
+
+@offline
+def test_many_colliding_names_stay_distinct_and_safe(tmp_path):
+    serve(f"{XQ}/x", body=b"x")
+    f = fetcher()
+    names = {f.fetch(f"dir{i}/.." + "/" * i + "clip", f"{XQ}/x", tmp_path).name for i in range(12)}
+    assert len(names) == 12 and all(n == safe_name(n) for n in names)
 
 
 SIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=abc123def456"
