@@ -9,6 +9,7 @@ not analyse is a :class:`SubmissionError`, answered with an error result).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -21,7 +22,7 @@ import jsonschema
 
 from ml_service import bounded
 from ml_service.bounded import clamp, excerpt
-from ml_service.errors import ProtocolError, SubmissionError
+from ml_service.errors import ProtocolError, SubmissionError, UnanswerableError
 
 __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
 
@@ -55,7 +56,28 @@ class SessionSpec:
 
 
 def decode_pull(content: Any) -> Pulled:
-    """Decode a successful get_submission ``content`` into a :class:`Pulled`."""
+    """Decode a successful get_submission ``content`` into a :class:`Pulled`.
+
+    Content we cannot address an answer to raises :class:`UnanswerableError`."""
+    try:
+        return _decode_pull(content)
+    except ProtocolError as exc:
+        raise UnanswerableError(str(exc), _fingerprint(content)) from exc
+
+
+def _fingerprint(content: Any) -> str:
+    """What stays the same when XQueue re-offers a submission: all but the key."""
+    try:
+        outer = bounded.loads(content, "content", REPLY_MAX_CHARS) if isinstance(content, str) else content
+        header = bounded.loads(outer["xqueue_header"], "header")
+        basis = [{k: v for k, v in header.items() if k != "submission_key"} if isinstance(header, dict) else header,
+                 outer.get("xqueue_body"), outer.get("xqueue_files")]
+    except Exception:  # noqa: BLE001 - anything unreadable is identified by its whole text
+        basis = content
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _decode_pull(content: Any) -> Pulled:
     outer = _loads(content, "get_submission content", REPLY_MAX_CHARS) if isinstance(content, str) else content
     if not isinstance(outer, dict):
         raise ProtocolError("get_submission content is not a JSON object")

@@ -21,7 +21,7 @@ from ml_service import metrics
 from ml_service.backoff import Backoff
 from ml_service.bounded import clamp
 from ml_service.delivery import Delivered, Delivery
-from ml_service.errors import MLServiceError
+from ml_service.errors import MLServiceError, UnanswerableError
 from ml_service.events import EventOutbox
 from ml_service.job import Outcome
 from ml_service.journal import Journal
@@ -71,6 +71,7 @@ class Worker:
         self.jobs_done = 0
         self.current: Pulled | None = None
         self._last_heartbeat = float("-inf")
+        self._unanswerable: dict[str, None] = {}  # fingerprints already reported, oldest first
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current job (safe from a signal handler)."""
@@ -118,6 +119,10 @@ class Worker:
         """One poll; True if a submission was processed, False if idle or in trouble."""
         try:
             pulled = self.xqueue.get_submission(self.queue)
+        except UnanswerableError as exc:  # the server is fine; this one submission is not
+            self.trouble.reset()
+            self._report_unanswerable(exc)
+            return True
         except MLServiceError as exc:
             metrics.poll_failed(self.queue)
             delay = self.trouble.next_delay()
@@ -222,6 +227,21 @@ class Worker:
             msg = clamp(f"internal error in ml-service: {type(exc).__name__}: {exc}")
             result = error_result(self.queue, ErrorCode.HANDLER_CRASHED, msg)
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
+
+    def _report_unanswerable(self, exc: UnanswerableError) -> None:
+        """Once per submission (XQueue re-offers it after every lease): a warning, a metric, an event."""
+        if exc.fingerprint in self._unanswerable:
+            logger.debug("Submission %s came back, still unanswerable", exc.fingerprint)
+            return
+        self._unanswerable[exc.fingerprint] = None
+        while len(self._unanswerable) > 1000:
+            self._unanswerable.pop(next(iter(self._unanswerable)))
+        metrics.unanswered("unanswerable", self.queue)
+        logger.warning("Queue %s handed out a submission that cannot be answered (%s); it is reported "
+                       "once as %s and ignored when it comes back", self.queue, exc, exc.fingerprint)
+        self.outbox.post("session_processing_failed", {"queue": self.queue, "submission_id": None,
+                                                       "unanswerable": True, "fingerprint": exc.fingerprint,
+                                                       "error_code": None, "reason": str(exc)})
 
     def _final_event(self, pulled: Pulled, outcome: Outcome | None, status: Delivered | None) -> None:
         _count(self.queue, outcome, status)

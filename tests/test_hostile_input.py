@@ -15,6 +15,7 @@ from pathlib import Path
 import httpretty
 import pytest
 
+from ml_service import metrics
 from ml_service.demo_media import make_wav
 from tests import sample_handlers
 from tests.test_worker import BODY, answer, fakes, make_worker  # noqa: F401 - fakes is a fixture
@@ -182,3 +183,34 @@ def test_no_internal_path_reaches_the_lms(fakes, tmp_path, handler):
         assert "FileNotFoundError" in reply["result"]["msg"] and "frames/0001.png" in reply["result"]["msg"]
     else:
         assert reply["result"]["media"]["files"][0]["path"] == "cam.webm" and "read cam.webm" in reply["msg"]
+
+
+def unanswerable_count() -> float:
+    value = metrics.default().registry.get_sample_value(
+        "ml_service_submissions_unanswered_total", {"modality": "debug", "reason": "unanswerable"})
+    return value or 0.0
+
+
+@pytest.mark.parametrize("header", [
+    {"submission_id": 41, "submission_key": "not hex!"},
+    {"submission_id": -1, "submission_key": "ab"},
+    {"submission_id": 2**64, "submission_key": "ab"},
+    {"submission_key": "ab"},
+    "not an object",
+], ids=["bad-key", "negative-id", "id-over-63-bits", "no-id", "header-not-object"])
+def test_an_unanswerable_pull_is_logged_counted_and_reported_once(fakes, tmp_path, caplog, header):
+    xq, platform = fakes
+    content = json.dumps({"xqueue_header": json.dumps(header), "xqueue_body": json.dumps(BODY),
+                          "xqueue_files": json.dumps(FILES)})
+    offers = iter([envelope(0, content)] * 3)  # XQueue re-offers it after every lease
+    xq.pull_override = lambda: (200, next(offers, envelope(1, "Queue 'debug' is empty")))
+    before = unanswerable_count()
+    worker, waits = make_worker(tmp_path)
+    waits.stop_after = 2
+    worker.run()
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "cannot be answered" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert unanswerable_count() - before == 1
+    failed = [e["data"] for e in platform.events if e["event_type"] == "session_processing_failed"]
+    assert len(failed) == 1 and failed[0]["unanswerable"] is True and failed[0]["reason"]
+    assert xq.results == [] and waits.delays[0] < 1.5, "no error backoff: the server is fine"
