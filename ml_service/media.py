@@ -3,10 +3,10 @@
 Only plain http(s) URLs (:mod:`ml_service.media_url`: one strict reading for the check and
 the request) on allowed hosts are fetched; redirects are followed by hand, at most three,
 each checked anew; file names are reduced to a safe base name, made unique within the job
-folder; sizes are capped both by
-``Content-Length`` and while streaming. The platform's bearer token is added only to a
-prepared request whose URL, read as the HTTP client connects, is the platform's own origin
-(scheme, host, port). Every refusal is a :class:`MediaError`.
+folder; sizes are capped both by ``Content-Length`` and while streaming. The platform's
+bearer token is added only to a prepared request whose URL, read as the HTTP client
+connects, is the platform's own origin (scheme, host, port). Every refusal is a
+:class:`MediaError`.
 """
 
 from __future__ import annotations

@@ -8,15 +8,13 @@ with its error code, and quotes no more of the input than a bounded excerpt.
 from __future__ import annotations
 
 import json
-import struct
-import zlib
-from pathlib import Path
 
 import httpretty
 import pytest
 
 from ml_service import metrics
 from ml_service.demo_media import make_wav
+from ml_service.hostile_media import make_png_bomb
 from tests import sample_handlers
 from tests.test_worker import BODY, answer, fakes, make_worker  # noqa: F401 - fakes is a fixture
 from tests.xqueue_fake import MEDIA, envelope
@@ -127,21 +125,9 @@ def test_a_token_failure_while_downloading_platform_media_is_a_media_error(fakes
     assert waits.delays[:4] == [0.5, 1.0, 2.0, 4.0]  # retried like any transient failure
 
 
-def png_bomb(path: Path, side: int = 20_000) -> Path:
-    """A valid 1-bit grey PNG of side x side pixels: tens of KB on disk, gigabytes decoded."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row = zlib.compressobj(9), b"\x00" * (1 + side // 8)
-    idat = b"".join(packer.compress(row * 500) for _ in range(side // 500)) + packer.flush()
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
-
-
 def test_a_reference_photo_over_the_pixel_limit_is_not_used_and_the_result_says_so(fakes, tmp_path):
     xq, _ = fakes
-    photo = png_bomb(tmp_path / "bomb.png")
+    photo = make_png_bomb(tmp_path / "bomb.png")
     assert photo.stat().st_size < 500_000
     httpretty.register_uri(httpretty.GET, f"{MEDIA}/face", body=photo.read_bytes())
     xq.add(38, {**BODY, "reference_photo": "face.png"}, {**FILES, "face.png": f"{MEDIA}/face"})

@@ -9,8 +9,8 @@ import pytest
 
 from ml_service.demo_media import make_photo, make_wav
 from ml_service.errors import MediaError
+from ml_service.hostile_media import make_png_bomb
 from ml_service.media_checks import MediaLimits, check_media, image_size, with_notes
-from tests.test_hostile_input import png_bomb
 
 
 def ffmpeg_image(path: Path, size: str = "64x48") -> Path:
@@ -29,7 +29,7 @@ def test_image_size_reads_the_header(tmp_path, suffix):
 
 
 def test_image_size_of_a_png_bomb_and_of_non_images(tmp_path):
-    assert image_size(png_bomb(tmp_path / "bomb.png")) == (20_000, 20_000)
+    assert image_size(make_png_bomb(tmp_path / "bomb.png")) == (20_000, 20_000)
     (tmp_path / "t.txt").write_text("not an image")
     (tmp_path / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     assert image_size(tmp_path / "t.txt") is None and image_size(tmp_path / "cut.jpg") is None
@@ -52,7 +52,7 @@ def test_usable_references_are_kept(tmp_path):
 
 def test_unusable_references_are_dropped_with_a_note(tmp_path):
     (tmp_path / "voice.wav").write_text("this is text, not audio")
-    submission = {"recordings": [], "reference_photo": item(png_bomb(tmp_path / "face.png")),
+    submission = {"recordings": [], "reference_photo": item(make_png_bomb(tmp_path / "face.png")),
                   "reference_voice": item(tmp_path / "voice.wav")}
     notes = check_media(submission, MediaLimits())
     assert submission["reference_photo"] is None and submission["reference_voice"] is None

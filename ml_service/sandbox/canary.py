@@ -1,8 +1,8 @@
 """Loopback HTTP servers that record every request: canaries and scripted fakes.
 
 :class:`RecordingServer` binds an address in 127.0.0.0/8 (port 0 picks a free one), answers
-every request with what its ``respond`` callable returns and records who asked for what
-(:class:`Hit`). A *canary* is a recording server that nothing should ever reach: a test or
+every request with what its ``respond`` callable returns (a body, chunks written one by one,
+or status 0 to drop the connection) and records who asked for what (:class:`Hit`). A *canary* is a recording server that nothing should ever reach: a test or
 ``bench/hostile.py`` points tricky URLs at it and counts its hits. Non-loopback addresses are
 refused, so a fake can never be served on a real network.
 
@@ -19,11 +19,12 @@ import ipaddress
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterable
 
 __all__ = ["Hit", "RecordingServer", "Reply"]
 
-Reply = tuple[int, dict[str, str], bytes]  # status, headers, body
+_MAX_BODY = 64 << 20  # a request body over this is not read: the connection is dropped
+Reply = tuple[int, dict[str, str], "bytes | Iterable[bytes]"]  # status 0: drop the connection unanswered
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,7 @@ class RecordingServer:
         self.stop()
 
     def start(self) -> None:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer((self.host, self.port), _handler_for(self))
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name=f"recording-{self.authority}").start()
@@ -88,22 +88,40 @@ class RecordingServer:
             self._server = None
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up mid-answer is what hostile tests do
+
+
 def _handler_for(owner: RecordingServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(min(length, 1 << 20)) if length else b""
+            if length > _MAX_BODY:
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
             hit = Hit(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             owner.hits.append(hit)
             status, headers, payload = owner.respond(hit)
+            if status == 0:
+                self.close_connection = True
+                return
             self.send_response(status)
-            for name, value in {"Content-Length": str(len(payload)), **headers}.items():
+            length = {"Content-Length": str(len(payload))} if isinstance(payload, bytes) else {"Connection": "close"}
+            for name, value in {**length, **headers}.items():
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            if self.command == "HEAD":
+                return
+            for chunk in [payload] if isinstance(payload, bytes) else payload:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+            self.close_connection = self.close_connection or not isinstance(payload, bytes)
 
         do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve
 

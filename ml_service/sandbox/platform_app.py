@@ -138,7 +138,7 @@ def _session_id(body: str) -> str | None:
         if isinstance(parsed, dict) and "session_id" not in parsed:
             payload = parsed.get("grader_payload")
             parsed = json.loads(payload) if isinstance(payload, str) else payload
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile body is still queued; it just has no session id
         return None
     value = parsed.get("session_id") if isinstance(parsed, dict) else None
     return str(value) if isinstance(value, (str, int)) else None
