@@ -1,6 +1,7 @@
 """Quality benchmark: run each modality's handler on its labelled set and score it per check.
 
     python bench/quality.py [--modality M ...] [--data DIR] [--seed N] [--force] [--json]
+    python bench/quality.py --real [--modality M ...] [--real-cache DIR] [--force] [--json]
 
 For every sample module (``ml_service/samples/<m>.py``) whose handler
 ``handlers.<m>.<m>.process`` imports, the labelled set is generated into ``DIR/<m>/`` (or
@@ -15,6 +16,10 @@ modality with its status (``ok``, ``no_handler``, ``handler_import_failed``,
 stderr: progress and, at the end, a table (``--json``: neither). A sample whose analysis
 fails counts with no predictions (its truth events are missed). Exit 0 unless the command
 line is wrong (2).
+
+``--real`` scores the real sets instead (:mod:`ml_service.realsets`: real recordings from public
+sources, built into a local cache from local copies of their repositories); a modality whose
+real set cannot be built here is reported with status ``real_set_unavailable`` and the reason.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any, TextIO
 
 from _common import DEFAULT_DATA, add_overlays, emit, fmt, table
 
-from ml_service import evaluation, samples
+from ml_service import evaluation, realsets, samples
 from ml_service.errors import HandlerLoadError, MLServiceError
 from ml_service.handlers import Handler, load_handler, run_handler
 
@@ -45,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="sample folder (default: bench-data/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="regenerate the sets even if reusable")
+    parser.add_argument("--real", action="store_true", help="score the real sets (ml_service/realsets/)")
+    parser.add_argument("--real-cache", type=Path, default=None,
+                        help="real-set cache (default: ML_REALDATA_CACHE or ~/.cache/ml-service/real)")
     parser.add_argument("--min-iou", type=float, default=0.3)
     parser.add_argument("--json", action="store_true", help="JSON lines only: no progress, no table")
     parser.add_argument("--modules-path", action="append", type=Path, default=[], metavar="ROOT",
@@ -57,7 +65,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     parser = _parser()
     args = parser.parse_args(argv)
     add_overlays(args.modules_path)
-    available = samples.modality_names()
+    available = realsets.set_names() if args.real else samples.modality_names()
     unknown = sorted(set(args.modality) - set(available))
     if unknown:
         parser.error(f"unknown modality {', '.join(unknown)}; available: {', '.join(available) or 'none'}")
@@ -83,15 +91,19 @@ class _Progress:
 
 
 def _bench_modality(name: str, args: argparse.Namespace, progress: _Progress) -> list[Record]:
-    status: Record = {"record": "modality", "modality": name}
+    kind = "real" if args.real else "generated"
+    status: Record = {"record": "modality", "modality": name, "set": kind}
     handler, problem = _prepare(name)
     if problem:
         progress(f"{name}: {problem[0]}: {problem[1]}")
         return [{**status, "status": problem[0], "error": problem[1]}]
-    progress(f"{name}: preparing the labelled set in {args.data / name} ...")
+    progress(f"{name}: preparing the {'real' if args.real else 'labelled'} set ...")
     started = time.monotonic()
     try:
-        sample_set, reused = samples.generate_set(name, args.data / name, seed=args.seed, force=args.force)
+        sample_set, reused = _sample_set(name, args)
+    except realsets.RealSetUnavailable as exc:
+        progress(f"{name}: real set unavailable: {exc}")
+        return [{**status, "status": "real_set_unavailable", "error": str(exc)}]
     except Exception as exc:  # noqa: BLE001 - one modality's generator must not stop the others
         progress(f"{name}: generation failed: {type(exc).__name__}: {exc}")
         return [{**status, "status": "generation_failed", "error": f"{type(exc).__name__}: {exc}"}]
@@ -99,12 +111,18 @@ def _bench_modality(name: str, args: argparse.Namespace, progress: _Progress) ->
              f"in {time.monotonic() - started:.1f} s")
     pairs, errors, handler_s = _run_all(name, handler, sample_set, progress)
     checks = [
-        {"record": "check", "modality": name, "check": check, **metrics}
+        {"record": "check", "modality": name, "set": kind, "check": check, **metrics}
         for check, metrics in evaluation.evaluate(pairs, min_iou=args.min_iou).items()
     ]
     summary = {**status, "status": "ok", "samples": len(sample_set), "errors": errors,
                "media_s": sum(s.duration_s for s in sample_set), "handler_s": handler_s, "reused": reused}
     return [*checks, summary]
+
+
+def _sample_set(name: str, args: argparse.Namespace) -> tuple[list[samples.Sample], bool]:
+    if args.real:
+        return realsets.load_set(name, args.real_cache, force=args.force)
+    return samples.generate_set(name, args.data / name, seed=args.seed, force=args.force)
 
 
 def _prepare(name: str) -> tuple[Handler | None, tuple[str, str] | None]:

@@ -208,8 +208,8 @@ def test_quality_prints_the_expected_figures(fake_root, tmp_path):
     # talk: exact (IoU 1) and partial (IoU 0.75) match; a false alarm on 3.6 clean seconds;
     # the crashed sample's truth is missed.
     assert checks["talk"] == {
-        "record": "check", "modality": "fake", "check": "talk", "precision": 0.666667, "recall": 0.666667,
-        "mean_iou": 0.875, "false_alarms_per_clean_hour": 1000.0, "n_truth": 3, "n_pred": 3,
+        "record": "check", "modality": "fake", "set": "generated", "check": "talk", "precision": 0.666667,
+        "recall": 0.666667, "mean_iou": 0.875, "false_alarms_per_clean_hour": 1000.0, "n_truth": 3, "n_pred": 3,
         "n_matched": 2, "n_samples": 4, "clean_hours": 0.001,
     }
     # noise: the prediction misses the truth; the clean sample has no noise alarm.

@@ -32,6 +32,7 @@ __all__ = [
     "load_modality",
     "modality_names",
     "read_truth",
+    "reuse_set",
     "write_truth",
 ]
 
@@ -79,7 +80,7 @@ def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False) -
     module = load_modality(name)
     out_dir = Path(out_dir)
     stamp = {"seed": seed, "generator": generator_version(module)}
-    reused = None if force else _reuse(out_dir, stamp)
+    reused = None if force else reuse_set(out_dir, stamp)
     if reused is not None:
         return reused, True
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,8 @@ def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False) -
     return samples, False
 
 
-def _reuse(out_dir: Path, stamp: dict) -> list[Sample] | None:
+def reuse_set(out_dir: Path, stamp: dict) -> list[Sample] | None:
+    """The samples of ``out_dir`` if its stamp file matches ``stamp`` and every medium exists."""
     try:
         saved = json.loads((out_dir / STAMP_NAME).read_text())
         if {k: saved.get(k) for k in stamp} != stamp:
