@@ -152,7 +152,7 @@ def build_worker(settings: Settings) -> Worker:
     fetcher = MediaFetcher(
         settings.media_allowed_hosts, settings.media_max_bytes, timeout_s=settings.media_timeout_s,
         deadline_s=settings.media_deadline_s, token_origin=settings.platform_url, auth_header=platform.auth_header,
-        invalidate_token=platform.invalidate_token, verify_tls=settings.verify_tls, retry_wait=stop_event.wait)
+        invalidate_token=platform.invalidate_token, verify_tls=settings.verify_tls)
     journal = Journal(settings.state_dir / f"journal-{settings.queue_name}.sqlite3")
     timing = WorkerTiming(
         poll_interval_s=settings.poll_interval_s, poll_max_interval_s=settings.poll_max_interval_s,

@@ -116,11 +116,12 @@ class Worker:
         return self.timing.rerun_interrupted and runs < self.timing.max_runs
 
     def run_once(self) -> bool:
-        """One poll; True if a submission was processed, False if idle or in trouble."""
+        """One poll; True if a submission was pulled, False if idle or in trouble."""
         try:
             pulled = self.xqueue.get_submission(self.queue)
         except UnanswerableError as exc:  # the server is fine; this one submission is not
             self.trouble.reset()
+            metrics.poll_ok(self.queue)
             self._report_unanswerable(exc)
             return True
         except MLServiceError as exc:
