@@ -57,13 +57,6 @@ def run_hostile(root: Path, only: str | None = None, progress: bool = True) -> t
     return rows, summary(rows, harness.exits, time.monotonic() - started)
 
 
-def _row_text(row: dict[str, Any]) -> str:
-    flag = "ok  " if row["ok"] else "FAIL"
-    return (f"{flag} {row['case'][:58]:<58} expected {str(row['expected']):<12} observed {str(row['observed'])[:24]:<12} "
-            f"alive {'yes' if row['alive'] else 'NO ':<3} canary {row['canary_hits']} secrets {row['secrets']} "
-            f"folder {'removed' if row['folder_removed'] else 'LEFT'} {row['seconds']:>5.1f} s")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=None, help="run only the cases whose name contains this text")

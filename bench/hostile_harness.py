@@ -26,7 +26,7 @@ from ml_service.hostile_media import make_long_flac, make_lying_wav, make_png_bo
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.canary import RecordingServer
 
-__all__ = ["Harness", "SampleFiles", "Ticket", "WorkerProcess"]
+__all__ = ["Harness", "SampleFiles", "Ticket", "WorkerProcess", "row_text"]
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT, SECRET, XQ_PASSWORD = "hostile-client", "hostile-client-secret-4b7e", "hostile-xq-password-93c1"
@@ -197,7 +197,7 @@ class Harness:
                     for case in staged:
                         rows.append(self.run_case(case, stage))
                         if progress:
-                            print(_row_text(rows[-1]), flush=True)
+                            print(row_text(rows[-1]), flush=True)
                     self.worker.stop()
             finally:
                 if self.worker is not None:
@@ -289,3 +289,10 @@ class Harness:
         if not alive:
             self.exits += 1
             self.worker.start()
+
+
+def row_text(row: dict[str, Any]) -> str:
+    flag = "ok  " if row["ok"] else "FAIL"
+    return (f"{flag} {row['case'][:58]:<58} expected {str(row['expected']):<12} observed {str(row['observed'])[:24]:<12} "
+            f"alive {'yes' if row['alive'] else 'NO ':<3} canary {row['canary_hits']} secrets {row['secrets']} "
+            f"folder {'removed' if row['folder_removed'] else 'LEFT'} {row['seconds']:>5.1f} s")

@@ -24,7 +24,7 @@ def test_hostile_cases_get_their_answers_with_no_canary_hit_exit_or_secret(tmp_p
     cases = [c for c in hostile.CASES if any(p in c.name for p in PICKED)]
     assert len(cases) >= 16 and {c.group for c in cases} == {"body", "names", "urls", "media", "protocol", "platform"}
     harness = hostile.Harness(tmp_path)
-    rows = harness.run(cases, progress=False)
+    rows = harness.run(cases, progress=True)
     totals = hostile.summary(rows, harness.exits, 0.0)
     failed = [r for r in rows if not r["ok"]]
     assert failed == [], failed
