@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ class Ticket:
     stage: str
     sub_id: int | None = None
     served_at: int = 0  # scripted: the poll that serves the (last) reply
+    key: str | None = None  # scripted: the submission_key it was served with
 
 
 class SampleFiles:
@@ -150,7 +152,10 @@ class Harness:
 
     def offer_submission(self, body: Any, files: Any, header: Any = None) -> Ticket:
         self.next_id += 1
-        return self.offer_raw(submission_reply(self.next_id, body, files, header=header), sub_id=self.next_id)
+        key = secrets.token_hex(16)
+        ticket = self.offer_raw(submission_reply(self.next_id, body, files, key=key, header=header), sub_id=self.next_id)
+        ticket.key = key if header is None else None
+        return ticket
 
     def offer_raw(self, reply: Any, times: int = 1, sub_id: int | None = None) -> Ticket:
         served = [self.xq.offer(reply) for _ in range(times)]
@@ -245,7 +250,7 @@ class Harness:
         if ticket.stage == "sandbox":
             body = next((r["body"] for r in self.sandbox.results() if r["submission_id"] == ticket.sub_id), None)
         else:
-            body = self.xq.answer_for(ticket.sub_id) if ticket.sub_id is not None else None
+            body = self.xq.answer_for(ticket.sub_id, ticket.key) if ticket.sub_id is not None else None
         if body is None:
             return None
         try:

@@ -64,13 +64,14 @@ class ScriptedXQueue:
             self.replies.append(reply)
             return self.polls + len(self.replies)
 
-    def answer_for(self, sub_id: int) -> dict[str, Any] | None:
-        """The parsed xqueue_body the worker sent for ``sub_id``, if any."""
+    def answer_for(self, sub_id: int, key: str | None = None) -> dict[str, Any] | None:
+        """The parsed xqueue_body the worker sent and XQueue accepted for ``sub_id`` (and ``key``)."""
         for form in list(self.results):
             if form.get("accepted") != "yes":
                 continue
             try:
-                if json.loads(form.get("xqueue_header", "{}")).get("submission_id") == sub_id:
+                header = json.loads(form.get("xqueue_header", "{}"))
+                if header.get("submission_id") == sub_id and key in (None, header.get("submission_key")):
                     return json.loads(form.get("xqueue_body", "null"))
             except (ValueError, AttributeError):
                 continue

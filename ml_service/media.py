@@ -114,7 +114,7 @@ class MediaFetcher:
         with response:
             self._check_length(name, response)
             written = self._stream(name, _arriving(response), target, deadline)
-        logger.debug("Downloaded %s (%d bytes)", name, written)
+        logger.debug("Downloaded %s (%d bytes)", excerpt(name), written)
         return target
 
     def _open(self, url: str) -> requests.Response:
