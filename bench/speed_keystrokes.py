@@ -2,9 +2,10 @@
 
 - ``decode_only``: parse the JSON log and touch every event's time and type, nothing else.
 - ``pipeline``: ``handlers.keystrokes.keystrokes.process`` on the log, as the worker calls it.
-- ``naive``: the same rhythm model without running sums: at every keystroke it re-pairs the
-  window's raw events, recomputes flights, dwells, z-scores, the typist distance and the flight
-  spread from scratch in plain Python; it stops after ``budget_s`` and extrapolates.
+- ``naive``: the same rhythm evidence without running state: at every keystroke it re-pairs the
+  raw events of the last ``typist_memory_keys`` keystrokes, recomputes their flights, residuals
+  and the newest keystroke's score from scratch in plain Python and adds it to the CUSUM; it
+  stops after ``budget_s`` and extrapolates.
 """
 
 from __future__ import annotations
@@ -89,36 +90,39 @@ def _z(value: float, seen: list[float], spread: float) -> float:
     return max(-3.0, min(3.0, (value - mean) / (spread * math.sqrt(1 + 1 / len(seen)))))
 
 
+def _score(strokes: list[tuple[float, str, float | None]], flights: dict, spread: float) -> float:
+    """The newest keystroke's flight score against the profile, from the window's raw strokes."""
+    residuals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    last = 0.0
+    for (t0, k0, _), (t1, k1, _) in zip(strokes, strokes[1:]):
+        seen = flights.get((k0, k1), ())
+        if t1 - t0 <= MAX_FLIGHT_S and len(seen) >= 2:
+            r = max(-2.5, min(2.5, (math.log(max(t1 - t0, 0.001)) - sum(seen) / len(seen)) / spread))
+            residuals[(k0, k1)].append(r)
+            last = (r * r - 1) / math.sqrt(2) + (r * sum(residuals[(k0, k1)][:-1]) /
+                                                 math.sqrt(len(residuals[(k0, k1)]) - 1)
+                                                 if len(residuals[(k0, k1)]) > 1 else 0.0)
+    return last
+
+
 def naive(path: Path, budget_s: float) -> dict[str, Any]:
-    """Recompute every window from the raw events; extrapolate if the budget runs out."""
+    """Recompute every keystroke's evidence from the raw events; extrapolate if the budget runs out."""
     started = time.perf_counter()
     opts = Options()
     events, scale = _load(path)
     downs = [i for i, e in enumerate(events) if e["type"] == "down"]
     duration = max((e["t"] * scale for e in events), default=0.0)
-    flights, dwells, sf, sw = _profile(_features(events[: downs[opts.typist_baseline_keys]], scale))
-    half, done, flagged = opts.typist_window_keys // 2, 0, 0
+    flights, _, spread, _ = _profile(_features(events[: downs[opts.typist_baseline_keys]], scale))
+    memory, done, total, peak = opts.typist_memory_keys, 0, 0.0, 0.0
     centres = range(opts.typist_baseline_keys, len(downs))
     for centre in centres:
-        lo = downs[max(opts.typist_baseline_keys, centre - half)]
-        hi = downs[min(len(downs) - 1, centre + half)]
-        strokes = _features(events[lo : hi + 1 + 2 * half], scale)[: 2 * half + 1]
-        total = count = 0.0
-        logs = []
-        for (t0, k0, _), (t1, k1, d1) in zip(strokes, strokes[1:]):
-            if t1 - t0 <= MAX_FLIGHT_S:
-                logs.append(math.log(max(t1 - t0, 0.001)))
-                if len(flights.get((k0, k1), ())) >= opts.typist_min_pair_count:
-                    total, count = total + _z(logs[-1], flights[(k0, k1)], sf) ** 2, count + 1
-            if d1 is not None and len(dwells.get(k1, ())) >= opts.typist_min_pair_count:
-                total, count = total + _z(math.log(d1), dwells[k1], sw) ** 2, count + 1
-        mean = sum(logs) / max(len(logs), 1)
-        spread = math.sqrt(sum((v - mean) ** 2 for v in logs) / max(len(logs) - 1, 1))
-        flagged += int(count >= half and total / count > opts.typist_threshold or spread < opts.automation_max_log_sd)
+        strokes = _features(events[downs[max(opts.typist_baseline_keys, centre - memory)] : downs[centre] + 1], scale)
+        total = max(0.0, total + _score(strokes, flights, spread) - opts.typist_drift)
+        peak = max(peak, total)
         done += 1
         if time.perf_counter() - started > budget_s:
             break
     elapsed = time.perf_counter() - started
     share = done / max(len(centres), 1)
     return {"seconds_per_media_second": elapsed / max(share * duration, 1e-9),
-            "extrapolated": done < len(centres), "windows": done, "flagged_windows": flagged}
+            "extrapolated": done < len(centres), "keystrokes": done, "peak_evidence": peak}

@@ -1,9 +1,13 @@
 """``python -m ml_service demo``: the whole system on this machine, end to end.
 
-Starts the sandbox (XQueue + platform stand-in), makes sample recordings, registers one
-client per modality, writes one env file per worker (secrets in ``*_FILE`` files), submits
-sessions, starts one worker process per modality, waits with a progress line, prints a
-table of results and stops everything (``--keep`` leaves it running for the status page).
+Starts the sandbox (XQueue + platform stand-in), registers one client per modality, writes one
+env file per worker (secrets in ``*_FILE`` files) and starts one worker process per modality.
+Meanwhile it makes (first run) or reuses the labelled sample recordings that
+:mod:`ml_service.demo_samples` chooses and submits one session per sample as soon as its
+modality's samples exist. It waits with a progress line, prints per session the checks found
+against those the sample's truth expects (:mod:`ml_service.demo_table`), writes one report of
+every session, and stops everything (``--keep`` leaves it running for the status page). Exit
+status 0 only when every session was answered without error and matched its truth.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -20,73 +25,89 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ml_service.demo_media import make_demo_media
-from ml_service.report import render_report
+from ml_service.demo_samples import DEMO_SAMPLES, default_cache, make_demo_samples
+from ml_service.demo_table import print_table, write_report
+from ml_service.samples import Sample
 from ml_service.sandbox import Sandbox, SandboxConfig
 
 __all__ = ["main"]
 
-MODALITIES = ("webcam", "screencast", "audio", "debug")
 _XQUEUE_USER = ("ml_service", "ml_password")
 _FOREIGN_PREFIXES = ("ML_", "XQUEUE_", "PLATFORM_")
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str]) -> int:
-    """Run the demo; 0 when every submitted session got a successful result."""
+    """Run the demo; 0 when every session got a successful result that matches its truth."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     out = args.out.resolve()
     shutil.rmtree(out / "state", ignore_errors=True)
-    for sub in ("state", "env", "logs", "media"):
+    for sub in ("state", "env", "logs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    modalities = args.modality or list(DEMO_SAMPLES)
     config = SandboxConfig(state_dir=out / "state", xqueue_port=args.xqueue_port,
                            platform_port=args.platform_port, users=dict([_XQUEUE_USER]),
-                           queues=list(MODALITIES))
-    print("ml-service demo: making sample recordings ...", flush=True)
-    media = make_demo_media(out / "media", seconds=args.seconds)
+                           queues=modalities)
     with Sandbox(config) as sandbox:
         print(f"sandbox: XQueue {sandbox.xqueue_url}  platform {sandbox.platform_url}", flush=True)
-        expected = _submit_all(sandbox, media, args.sessions)
-        workers = [_start_worker(sandbox, out, m) for m in MODALITIES if media.get(m)]
+        workers = [_start_worker(sandbox, out, m) for m in modalities]
         try:
+            expected = _make_and_submit(sandbox, args.samples or default_cache(), modalities)
             results = _wait_for(sandbox, expected, args.timeout, workers)
-            _print_table(results, expected)
-            _write_report(results, expected, media, out)
+            matched = print_table(results, expected)
+            write_report(results, expected, out / "report.html", {m: _analyzer_for(m) for m in modalities})
             if args.keep:
                 _keep_running(sandbox)
         finally:
             _stop_workers(workers)
     print(f"worker logs: {out / 'logs'}")
-    ok = len(results) == len(expected) and all(_result(r)["error_code"] == 0 for r in results)
-    return 0 if ok else 1
+    return 0 if matched == len(expected) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml_service demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="working folder (default: demo-output)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each sample recording")
-    parser.add_argument("--sessions", type=int, default=2, help="sessions per modality")
-    parser.add_argument("--timeout", type=float, default=180.0, help="give up after this many seconds")
+    parser.add_argument("--samples", type=Path, default=None,
+                        help=f"where the sample recordings are kept and reused (default: {default_cache()})")
+    parser.add_argument("--modality", action="append", choices=list(DEMO_SAMPLES), default=None,
+                        help="only this modality's sessions (repeatable; default: all)")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="give up waiting for results after this many seconds")
     parser.add_argument("--xqueue-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--platform-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
     return parser
 
 
-def _submit_all(sandbox: Sandbox, media: dict[str, list[Path]], sessions: int) -> dict[str, str]:
-    """Submit ``sessions`` sessions per modality; return session id -> modality."""
-    expected = {}
-    for modality in MODALITIES:
-        files = {p.name: p for p in media.get(modality, [])}
-        for n in range(1, sessions + 1 if files else 1):
-            session_id = f"demo-{modality}-{n}"
-            body = {"session_id": session_id, "modality": modality, "exam_id": "demo-exam"}
-            sandbox.submit_session(modality, body, files)
-            expected[session_id] = modality
-    print(f"submitted {len(expected)} session(s) to queues {', '.join(sorted(set(expected.values())))}")
-    return expected
+def _make_and_submit(sandbox: Sandbox, cache: Path, modalities: list[str]) -> dict[str, Sample]:
+    """Make (or reuse) the samples; submit each modality's sessions as soon as they exist."""
+    cache, started, expected = cache.resolve(), time.monotonic(), {}
+    print(f"sample recordings: {cache} (made on the first run, then reused)", flush=True)
+
+    def submit(modality: str, chosen: list[Sample], reused: bool) -> None:
+        for sample in chosen:
+            _submit(sandbox, sample)
+            expected[sample.name] = sample
+        how = "reused" if reused else f"generated in {time.monotonic() - started:.0f} s"
+        print(f"  {modality}: {len(chosen)} samples {how}, submitted", flush=True)
+
+    made = make_demo_samples(cache, modalities, on_ready=submit)
+    return {s.name: expected[s.name] for chosen in made.values() for s in chosen}
+
+
+def _submit(sandbox: Sandbox, sample: Sample) -> None:
+    """Submit one session: the sample's recordings, reference files and options."""
+    files = {p.name: p for p in sample.recordings}
+    body: dict[str, Any] = {"session_id": sample.name, "modality": sample.modality, "exam_id": "demo-exam",
+                            "recordings": list(files), "options": sample.options}
+    for key in ("reference_photo", "reference_voice"):
+        ref = getattr(sample, key)
+        if ref is not None:
+            body[key] = f"reference-{ref.name}"
+            files[body[key]] = ref
+    sandbox.submit_session(sample.modality, body, files)
 
 
 def _analyzer_for(modality: str) -> str:
@@ -109,7 +130,8 @@ def _start_worker(sandbox: Sandbox, out: Path, modality: str) -> subprocess.Pope
         f"ML_XQUEUE_AUTH_FILE={secret_dir / 'xqueue_auth'}", f"ML_XQUEUE_NAME={modality}",
         f"ML_ANALYZER={_analyzer_for(modality)}", f"ML_CLIENT_ID={client_id}",
         f"ML_CLIENT_SECRET_FILE={secret_dir / f'{modality}.client_secret'}",
-        "ML_SERVICE_NAME=demo-" + modality, f"ML_STATE_DIR={out / 'state' / 'workers'}", "ML_POLL_MAX_INTERVAL_S=2", "ML_HEARTBEAT_S=10", "ML_METRICS_PORT=0", "",
+        "ML_SERVICE_NAME=demo-" + modality, f"ML_STATE_DIR={out / 'state' / 'workers'}",
+        "ML_POLL_MAX_INTERVAL_S=2", "ML_HEARTBEAT_S=10", "ML_METRICS_PORT=0", "",
     ]))
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
     log = open(out / "logs" / f"{modality}.log", "wb")  # noqa: SIM115 - closed with the process
@@ -123,69 +145,44 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _wait_for(sandbox: Sandbox, expected: dict[str, str], timeout_s: float,
+def _wait_for(sandbox: Sandbox, expected: dict[str, Sample], timeout_s: float,
               workers: list[subprocess.Popen[bytes]]) -> list[dict[str, Any]]:
-    """Poll the results store, showing progress, until every session is answered."""
-    deadline, ticker = time.monotonic() + timeout_s, threading.Event()
+    """Poll the results store, printing progress when it changes, until every session is answered."""
+    deadline, ticker, shown = time.monotonic() + timeout_s, threading.Event(), None
     results: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         results = _latest_per_session(sandbox.results(), expected)
         alive = sum(w.poll() is None for w in workers)
-        print(f"\rwaiting for results: {len(results)}/{len(expected)} done, {alive} worker(s) running ",
-              end="", flush=True)
+        if (len(results), alive) != shown:
+            shown = (len(results), alive)
+            print(f"waiting for results: {len(results)}/{len(expected)} done, {alive} worker(s) running",
+                  flush=True)
         if len(results) == len(expected) or alive == 0:
             break
         ticker.wait(0.5)
-    print()
     if len(results) < len(expected):
         print(f"timed out: {len(expected) - len(results)} session(s) unanswered", file=sys.stderr)
     return results
 
 
-def _latest_per_session(rows: list[dict[str, Any]], expected: dict[str, str]) -> list[dict[str, Any]]:
+def _latest_per_session(rows: list[dict[str, Any]], expected: dict[str, Sample]) -> list[dict[str, Any]]:
     latest = {r["session_id"]: r for r in rows if r["session_id"] in expected}
     return [latest[s] for s in expected if s in latest]
 
 
-def _result(row: dict[str, Any]) -> dict[str, Any]:
-    body = row["body"]
-    return body.get("result", {}) if isinstance(body, dict) else {"error_code": -1}
-
-
-def _print_table(results: list[dict[str, Any]], expected: dict[str, str]) -> None:
-    header = f"{'session':<22} {'modality':<11} {'violations':>10} {'score':>6} {'error':>5} {'time_s':>7}  message"
-    print(header)
-    print("-" * len(header))
-    for row in results:
-        res = _result(row)
-        msg = (res.get("msg") or row["body"].get("msg", "")).replace("<p>", "").replace("</p>", "")
-        print(f"{row['session_id']:<22} {expected[row['session_id']]:<11} {len(res.get('violations', [])):>10} "
-              f"{res.get('score', 0):>6.2f} {res.get('error_code', -1):>5} "
-              f"{res.get('processing_time_s', 0):>7.2f}  {msg[:60]}")
-
-
-def _write_report(results: list[dict[str, Any]], expected: dict[str, str],
-                  media: dict[str, list[Path]], out: Path) -> None:
-    """One proctor's report combining the first session of each modality, with thumbnails."""
-    firsts: dict[str, dict[str, Any]] = {}
-    for row in results:
-        modality = expected[row["session_id"]]
-        if modality != "debug" and modality not in firsts and _result(row).get("schema"):
-            firsts[modality] = _result(row)
-    if not firsts:
-        return
-    recordings = {m: media[m][0] for m in firsts if media.get(m)}
-    path = render_report(firsts, recordings, out / "report.html", session_id="demo (first session of each modality)")
-    print(f"report: {path}")
-
-
 def _keep_running(sandbox: Sandbox) -> None:
+    """Serve until Ctrl-C or SIGTERM."""
     print(f"status page: {sandbox.platform_url}/  (each result links to its report; Ctrl-C to stop)",
           flush=True)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        while not stop.wait(1.0):
+            pass
     except KeyboardInterrupt:
         print()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:

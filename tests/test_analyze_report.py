@@ -228,3 +228,16 @@ def test_timeline_places_bars_in_proportion():
     assert ">100 s</text>" in svg and 'fill-opacity="0.35"' in svg
     long = timeline_svg([], 3600.0, {})
     assert ">1:00:00</text>" in long and ">no violations</text>" in long
+
+
+def test_long_lane_names_get_room_and_sections_of_one_modality_count_once(tmp_path):
+    name = "keystrokes-typist-change-enrolled-1"
+    bar = ("a", {"type": "t", "start_s": 0.0, "end_s": 1.0, "confidence": 1.0})
+    svg = timeline_svg([(name, [bar]), ("t", [])], 10.0, color_map(["t"]))
+    label_x = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end">' + name, svg).group(1))
+    bar_x = float(re.search(r'<rect class="bar" x="([\d.]+)"', svg).group(1))
+    assert label_x > len(name) * 7 and bar_x == label_x + 6  # the label ends where the plot begins
+    results = {f"webcam-{i}": build_result("webcam", [], {"duration_s": 5.0}, 0.1) for i in range(3)}
+    results["mic"] = build_result("audio", [], {"duration_s": 5.0}, 0.1)
+    page = render_report(results, None, tmp_path / "r.html").read_text()
+    assert "2 modalities in 4 parts" in page

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,37 @@ def test_generate_set_reuses_only_a_matching_complete_set(fake_root, tmp_path):
     (folder / "fake-clean.wav").unlink()
     assert samples.generate_set("fake", folder, seed=2)[1] is False  # media gone: regenerated
     assert samples.generate_set("fake", folder, seed=2, force=True)[1] is False
+
+
+def test_generate_set_only_filters_a_generator_without_it_and_keeps_its_own_stamp(fake_root, tmp_path):
+    samples.add_search_path(fake_root / "ml_service" / "samples")
+    folder = tmp_path / "fake"
+    chosen, reused = samples.generate_set("fake", folder, seed=1, only=["fake-clean", "fake-exact"])
+    assert not reused and [s.name for s in chosen] == ["fake-exact", "fake-clean"]  # the set's order
+    assert sorted(p.name for p in folder.glob("*.truth.json")) == ["fake-clean.truth.json", "fake-exact.truth.json"]
+    assert samples.generate_set("fake", folder, seed=1, only=["fake-exact", "fake-clean"]) == (chosen, True)
+    assert samples.generate_set("fake", folder, seed=1)[1] is False  # the whole set is not the subset
+    assert samples.generate_set("fake", folder, seed=1, only=["fake-exact"])[1] is False
+    with pytest.raises(ValueError, match="no sample named fake-nope"):
+        samples.generate_set("fake", folder, seed=1, only=["fake-exact", "fake-nope"])
+
+
+def test_generate_set_passes_only_to_a_generator_that_takes_it(tmp_path, monkeypatch):
+    calls = []
+
+    def generate(out_dir, seed=0, only=None):
+        calls.append(only)
+        names = sorted(only) if only is not None else ["a", "b"]
+        for name in names:
+            (out_dir / f"{name}.wav").write_bytes(b"x")
+        return [samples.Sample(name=n, modality="picky", recordings=[out_dir / f"{n}.wav"], duration_s=1, truth=[],
+                               clean=True) for n in names]
+
+    module = types.ModuleType("ml_service.samples.picky")
+    module.generate, module.__file__ = generate, __file__
+    monkeypatch.setitem(sys.modules, "ml_service.samples.picky", module)
+    made, _ = samples.generate_set("picky", tmp_path / "picky", only=["b"])
+    assert calls == [{"b"}] and [s.name for s in made] == ["b"]
 
 
 def test_quality_prints_the_expected_figures(fake_root, tmp_path):

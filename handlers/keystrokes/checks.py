@@ -62,7 +62,9 @@ def idle(log: KeyLog, opts: Options) -> list[dict[str, Any]]:
 
 
 def automation(tm: Timing, opts: Options) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """``automation`` violations, and the mask of the keystrokes they cover."""
+    """``automation`` violations, and the mask of the keystrokes that are no human rhythm: those
+    the violations cover, and bursts faster than ``automation_max_keys_per_s`` too short to report
+    (a hand mashing keys)."""
     n, width = len(tm.t), opts.automation_window_keys
     covered = np.zeros(n, dtype=bool)
     if n < width:
@@ -78,7 +80,9 @@ def automation(tm: Timing, opts: Options) -> tuple[list[dict[str, Any]], np.ndar
     spans = merge_spans([(float(tm.t[a]), float(tm.t[b]), a, b) for a, b in spans], _AUTOMATION_MERGE_S)
     found = []
     for start_s, end_s, a, b in spans:
-        if b - a + 1 < width // 2:
+        fast = b > a and (b - a) / max(end_s - start_s, 1e-9) > opts.automation_max_keys_per_s
+        if b - a + 1 < width // 2 or end_s - start_s < opts.automation_min_s:
+            covered[a : b + 1] |= fast  # a burst too short to report (mashing keys) is no rhythm either
             continue
         covered[a : b + 1] = True
         found.append(_automation_violation(tm, a, b, start_s, end_s, opts))

@@ -16,7 +16,9 @@ A log is a JSON object (or a bare list of events, read with ``time_unit`` ``"ms"
 - ``duration`` (optional): the session's length in ``time_unit``.
 
 A ``down`` for a key that is already down is an auto-repeat and is not a keystroke; an ``up``
-without its ``down`` is ignored. Anything else that breaks a rule raises :class:`LogError`.
+without its ``down`` pairs with nothing. Both are still keyboard activity (``activity_t``: a
+stretch holding one of them is not idle). Anything else that breaks a rule raises
+:class:`LogError`.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class KeyLog:
     key: np.ndarray
     paste_t: np.ndarray
     paste_chars: np.ndarray
-    activity_t: np.ndarray  # every down, up and paste, in order (what "idle" looks at)
+    activity_t: np.ndarray  # every down (repeats too), up (unmatched too) and paste: what idle looks at
     duration_s: float
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -169,6 +171,7 @@ class _Reader:
 
     def _down(self, index: int, t: float, event: dict[str, Any]) -> None:
         code = self._code(index, event)
+        self.activity.append(t)  # a held key's repeats are keyboard activity too (idle)
         if code in self.open:
             self.counts["auto_repeats"] += 1
             return
@@ -176,15 +179,14 @@ class _Reader:
         self.down_t.append(t)
         self.up_t.append(math.nan)
         self.key.append(code)
-        self.activity.append(t)
 
     def _up(self, index: int, t: float, event: dict[str, Any]) -> None:
         pending = self.open.pop(self._code(index, event), None)
+        self.activity.append(t)  # so is a release whose press was not logged (idle)
         if pending is None:
             self.counts["unmatched_ups"] += 1
             return
         self.up_t[pending] = t
-        self.activity.append(t)
 
     def _paste(self, index: int, t: float, event: dict[str, Any]) -> None:
         chars = event.get("chars")

@@ -16,10 +16,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from handlers.keystrokes.change import typist_change
 from handlers.keystrokes.checks import automation, idle, paste_bursts
 from handlers.keystrokes.events import KeyLog, LogError, read_log
 from handlers.keystrokes.options import Options, OptionsError
-from handlers.keystrokes.rhythm import Timing, build_profile, timing, typist_change
+from handlers.keystrokes.rhythm import Timing, build_profile, timing
 from ml_service.results import ErrorCode, build_result, error_result
 
 __all__ = ["MODALITY", "analyse", "process"]
@@ -66,8 +67,9 @@ def analyse(session: KeyLog, enrolment: KeyLog | None, opts: Options,
         found += paste_bursts(session, opts)
     if "idle" in opts.checks:
         found += idle(session, opts)
-    scripted, covered = automation(tm, opts) if "automation" in opts.checks else ([], None)
-    found += scripted
+    scripted, covered = automation(tm, opts)  # also what typist_change must not score
+    if "automation" in opts.checks:
+        found += scripted
     notes: dict[str, Any] = {name: {"evaluated": True} for name in opts.checks}
     if "typist_change" in opts.checks:
         changes, notes["typist_change"] = _typist(tm, enrolment, opts, n_keys, covered)
@@ -76,7 +78,7 @@ def analyse(session: KeyLog, enrolment: KeyLog | None, opts: Options,
 
 
 def _typist(tm: Timing, enrolment: KeyLog | None, opts: Options, n_keys: int,
-            covered: np.ndarray | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            covered: np.ndarray) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Against the enrolment profile, or else the session's first ``typist_baseline_keys``
     keystrokes (those a script typed left out); the note says which and from when."""
     need = opts.typist_baseline_keys
@@ -86,7 +88,7 @@ def _typist(tm: Timing, enrolment: KeyLog | None, opts: Options, n_keys: int,
     else:
         if enrolment is not None:
             note["enrolment_ignored"] = f"{enrolment.keystrokes} keystrokes, fewer than typist_baseline_keys ({need})"
-        human = np.flatnonzero(~covered) if covered is not None else np.arange(len(tm.t))
+        human = np.flatnonzero(~covered)
         start = int(human[need - 1]) + 1 if len(human) >= need else len(tm.t)
         profile = build_profile(tm, "session_start", stop=start, exclude=covered)
     note |= {"baseline": profile.source, "baseline_keystrokes": profile.keystrokes}

@@ -32,13 +32,15 @@ class Options:
     paste_min_chars: int = 50
     paste_merge_s: float = 5.0
     automation_window_keys: int = 40
-    automation_max_log_sd: float = 0.15
+    automation_max_log_sd: float = 0.10
     automation_max_keys_per_s: float = 20.0
-    typist_threshold: float = 1.6
-    typist_window_keys: int = 100
+    automation_min_s: float = 3.0
+    typist_evidence: float = 120.0
+    typist_drift: float = 1.0
+    typist_memory_keys: int = 300
     typist_baseline_keys: int = 200
     typist_min_pair_count: int = 2
-    typist_tempo_tolerance: float = 0.25
+    typist_tempo_tolerance: float = 0.10
     typist_min_s: float = 10.0
     typist_merge_s: float = 30.0
 
@@ -73,6 +75,4 @@ def _check(name: str, value: Any, default: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, wanted) or not (math.isfinite(value) and value > 0):
         kind = "an integer" if wanted is int else "a number"
         raise OptionsError(f"option {name} must be {kind} > 0, got {value!r}")
-    if name == "typist_threshold" and value <= 1:
-        raise OptionsError(f"option {name} must be > 1 (1 is the score of the enrolled typist), got {value!r}")
     return float(value) if wanted is not int else value

@@ -114,8 +114,10 @@ def _header(results: Mapping[str, Result], session: str) -> str:
     count = sum(len(r.get("violations") or []) for r in results.values())
     scores = [float(r["score"]) for r in results.values() if _ok(r)]
     lowest = f"lowest trust score {min(scores):.2f}" if scores else "no successful analysis"
-    return (f"<header><h1>Session <code>{_e(session)}</code></h1><p class=\"meta\">{len(results)} "
-            f"modalit{'y' if len(results) == 1 else 'ies'} &middot; {count} suspected violation(s) &middot; "
+    kinds = {r.get("modality") or key for key, r in results.items()}
+    parts = "" if len(kinds) == len(results) else f" in {len(results)} parts"
+    return (f"<header><h1>Session <code>{_e(session)}</code></h1><p class=\"meta\">{len(kinds)} "
+            f"modalit{'y' if len(kinds) == 1 else 'ies'}{parts} &middot; {count} suspected violation(s) &middot; "
             f"{lowest} &middot; generated {generated} by ml-service {_e(__version__)}</p></header>")
 
 
@@ -231,6 +233,7 @@ def _details(details: Mapping[str, Any]) -> str:
 _FOOTER = ("<footer><p>Times are seconds from the start of each modality's recording. The trust score is 1 "
            "when nothing is suspicious and falls with the confidence-weighted share of suspicious time; "
            "a failed analysis scores 0. Bar opacity in the timelines follows confidence; a bar links to its "
-           "row. Evidence is the recording at each violation's start: a frame for video, the waveform from "
+           "row. Evidence is the recording at each violation's start: a frame for video (for a detected object, "
+           "the frame it was seen in, its box in red), the waveform from "
            "2 s before to 4 s after for audio (violation shaded). Suspected violations need a human's "
            "judgement.</p></footer>")

@@ -17,7 +17,8 @@ __all__ = ["PALETTE", "Bar", "color_map", "timeline_svg"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
-LABEL_W, PLOT_W, LANE_H, AXIS_H, PAD, RIGHT = 150, 720, 24, 26, 8, 28
+LABEL_W, PLOT_W, LANE_H, AXIS_H, PAD, RIGHT = 150, 720, 24, 26, 8, 28  # LABEL_W: the least label room
+CHAR_W = 7.5  # px per label character at the stylesheet's timeline font size, generously
 
 _CLOCK_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 
@@ -36,15 +37,16 @@ def timeline_svg(lanes: Sequence[tuple[str, Sequence[Bar]]], duration_s: float |
                  colors: Mapping[str, str], label: str = "timeline") -> str:
     """One SVG: a labelled lane per ``(name, bars)``, a time axis from 0 to the duration."""
     duration = _extent(lanes, duration_s)
+    label_w = max([LABEL_W, *(12 + CHAR_W * len(name) for name, _ in lanes)])
     height = PAD + max(1, len(lanes)) * LANE_H + AXIS_H
-    width = LABEL_W + PLOT_W + RIGHT  # room for the last tick's label
+    width = label_w + PLOT_W + RIGHT  # room for the last tick's label
     parts = [f'<svg class="timeline" role="img" aria-label="{html.escape(label)}" '
              f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">']
     for row, (name, bars) in enumerate(lanes):
-        parts.append(_lane(row, name, bars, duration, colors))
+        parts.append(_lane(row, name, bars, duration, colors, label_w))
     if not lanes:
-        parts.append(f'<text x="{LABEL_W}" y="{PAD + LANE_H * 0.65:.1f}" class="none">no violations</text>')
-    parts.append(_axis(PAD + max(1, len(lanes)) * LANE_H, duration))
+        parts.append(f'<text x="{label_w}" y="{PAD + LANE_H * 0.65:.1f}" class="none">no violations</text>')
+    parts.append(_axis(PAD + max(1, len(lanes)) * LANE_H, duration, label_w))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -54,18 +56,19 @@ def _extent(lanes: Sequence[tuple[str, Sequence[Bar]]], duration_s: float | None
     return max([duration_s or 0.0, *ends, 1.0])
 
 
-def _x(t: float, duration: float) -> float:
-    return LABEL_W + min(max(t, 0.0), duration) / duration * PLOT_W
+def _x(t: float, duration: float, label_w: float = LABEL_W) -> float:
+    return label_w + min(max(t, 0.0), duration) / duration * PLOT_W
 
 
-def _lane(row: int, name: str, bars: Sequence[Bar], duration: float, colors: Mapping[str, str]) -> str:
+def _lane(row: int, name: str, bars: Sequence[Bar], duration: float, colors: Mapping[str, str],
+          label_w: float) -> str:
     y = PAD + row * LANE_H
-    parts = [f'<rect class="lane" x="{LABEL_W}" y="{y}" width="{PLOT_W}" height="{LANE_H - 4}"/>',
-             f'<text x="{LABEL_W - 6}" y="{y + LANE_H * 0.6:.1f}" text-anchor="end">{html.escape(name)}</text>']
+    parts = [f'<rect class="lane" x="{label_w:g}" y="{y}" width="{PLOT_W}" height="{LANE_H - 4}"/>',
+             f'<text x="{label_w - 6:g}" y="{y + LANE_H * 0.6:.1f}" text-anchor="end">{html.escape(name)}</text>']
     for anchor, v in bars:
         start, end, conf = float(v["start_s"]), float(v["end_s"]), float(v["confidence"])
-        x0 = _x(start, duration)
-        w = max(2.0, _x(end, duration) - x0)
+        x0 = _x(start, duration, label_w)
+        w = max(2.0, _x(end, duration, label_w) - x0)
         tip = f"{v['type']} {start:.1f}-{end:.1f} s, confidence {conf:.2f}"
         parts.append(f'<a href="#{html.escape(anchor)}"><rect class="bar" x="{x0:.1f}" y="{y}" '
                      f'width="{w:.1f}" height="{LANE_H - 4}" fill="{colors.get(v["type"], PALETTE[-1])}" '
@@ -73,12 +76,12 @@ def _lane(row: int, name: str, bars: Sequence[Bar], duration: float, colors: Map
     return "".join(parts)
 
 
-def _axis(y: float, duration: float) -> str:
+def _axis(y: float, duration: float, label_w: float) -> str:
     step = _tick_step(duration)
-    parts = [f'<line class="axis" x1="{LABEL_W}" x2="{LABEL_W + PLOT_W}" y1="{y}" y2="{y}"/>']
+    parts = [f'<line class="axis" x1="{label_w:g}" x2="{label_w + PLOT_W:g}" y1="{y}" y2="{y}"/>']
     for i in range(int(duration / step + 1e-9) + 1):
         t = i * step
-        x = _x(t, duration)
+        x = _x(t, duration, label_w)
         parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{y + 4}"/>'
                      f'<text x="{x:.1f}" y="{y + 16}" text-anchor="middle">{_clock(t, duration)}</text>')
     return "".join(parts)

@@ -8,15 +8,20 @@ this package except ``truth`` and ``_private`` ones.
 
 :func:`generate_set` writes one modality's set and its truth files, and reuses a folder whose
 stamp file records the same seed and generator version (a hash of the generator's source and
-of the package's private ``_*.py`` helpers). ``python -m ml_service.samples`` is the CLI.
+of the package's private ``_*.py`` helpers). ``only=`` names a subset (the demo's few samples):
+a generator whose ``generate`` takes ``only`` makes just those, byte for byte as in the whole
+set; any other generator makes the whole set, which is then filtered. ``python -m
+ml_service.samples`` is the CLI.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import pkgutil
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -71,21 +76,24 @@ def generator_version(module: ModuleType) -> str:
     return digest.hexdigest()[:16]
 
 
-def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False) -> tuple[list[Sample], bool]:
+def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False,
+                 only: Collection[str] | None = None) -> tuple[list[Sample], bool]:
     """Generate (or reuse) modality ``name``'s labelled set in ``out_dir``.
 
     Returns ``(samples, reused)``. Truth files are written next to the media; truth files of an
-    earlier generation that the new one did not write are removed.
+    earlier generation that the new one did not write are removed. ``only``: just the samples of
+    these names, in the set's order (ValueError for a name the set does not have).
     """
     module = load_modality(name)
     out_dir = Path(out_dir)
-    stamp = {"seed": seed, "generator": generator_version(module)}
+    wanted = sorted(set(only)) if only is not None else None
+    stamp = {"seed": seed, "generator": generator_version(module), "only": wanted}
     reused = None if force else reuse_set(out_dir, stamp)
     if reused is not None:
         return reused, True
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / STAMP_NAME).unlink(missing_ok=True)
-    samples = _checked_samples(name, module.generate(out_dir, seed=seed))
+    samples = _checked_samples(name, _generate(module, out_dir, seed, wanted))
     written = [write_truth(s, out_dir).name for s in samples]
     for old in out_dir.glob(f"*{TRUTH_SUFFIX}"):
         if old.name not in written:
@@ -94,8 +102,26 @@ def generate_set(name: str, out_dir: Path, seed: int = 0, force: bool = False) -
     return samples, False
 
 
+def _generate(module: ModuleType, out_dir: Path, seed: int, wanted: list[str] | None) -> object:
+    """``module.generate``, passing ``only`` when it takes it; the result filtered to ``wanted``."""
+    if wanted is None:
+        return module.generate(out_dir, seed=seed)
+    if "only" in inspect.signature(module.generate).parameters:
+        made = module.generate(out_dir, seed=seed, only=set(wanted))
+    else:
+        made = module.generate(out_dir, seed=seed)
+    if not isinstance(made, list):
+        return made
+    chosen = [s for s in made if getattr(s, "name", None) in wanted]
+    missing = sorted(set(wanted) - {s.name for s in chosen})
+    if missing:
+        raise ValueError(f"{module.__name__}.generate() has no sample named {', '.join(missing)}")
+    return chosen
+
+
 def reuse_set(out_dir: Path, stamp: dict) -> list[Sample] | None:
-    """The samples of ``out_dir`` if its stamp file matches ``stamp`` and every medium exists."""
+    """The samples of ``out_dir`` if its stamp file matches ``stamp`` and every medium exists
+    (a stamp written before ``only`` existed reads as a whole set)."""
     try:
         saved = json.loads((out_dir / STAMP_NAME).read_text())
         if {k: saved.get(k) for k in stamp} != stamp:

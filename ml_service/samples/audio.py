@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -271,8 +272,13 @@ def enrolment(out_dir: Path) -> Path:
     return write_audio(c.x, Path(out_dir) / "audio-enrol-candidate.wav")
 
 
-def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample]:
-    """Twelve labelled clips (45-120 s) and ``clean_clips`` clean 120 s clips (one clean hour)."""
+def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30,
+             only: Collection[str] | None = None) -> list[Sample]:
+    """Twelve labelled clips (45-120 s) and ``clean_clips`` clean 120 s clips (one clean hour).
+
+    ``only``: write just the clips of these names. The others are still built (not encoded),
+    because every clip draws from one random stream, so a chosen clip is the same either way.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -282,12 +288,17 @@ def generate(out_dir: Path, seed: int = 0, clean_clips: int = 30) -> list[Sample
         clip = Clip(seconds, rng, tone_db=float(rng.uniform(-60, -52)))
         script(clip)
         clip.clicks(int(rng.integers(0, 6)))
+        if only is not None and name not in only:
+            continue
         path = write_audio(clip.x, out_dir / f"{name}{suffix}")
         samples.append(Sample(name=name, modality=MODALITY, recordings=[path], duration_s=seconds,
                               truth=clip.truth(candidate), reference_voice=enrol if with_enrol else None,
                               checks=list(_CHECKS)))
-    for k in range(clean_clips):
-        samples.append(_clean(out_dir, k, rng))
+    cleans = [k for k in range(clean_clips) if only is None or f"audio-clean-{k:02d}" in only]
+    for k in range(max(cleans, default=-1) + 1):
+        sample = _clean(out_dir, k, rng)
+        if k in cleans:
+            samples.append(sample)
     return samples
 
 

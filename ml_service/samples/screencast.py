@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -298,12 +298,15 @@ _SET: list[tuple[str, int, list[Segment], dict]] = [
 _CHECKS = ["window_switch", "forbidden_content", "blank_screen", "frozen_screen", "resolution_change"]
 
 
-def generate(out_dir: Path, seed: int = 0) -> list[Sample]:
-    """The labelled set: clean exams plus one clip per kind of violation, and a mixed one."""
+def generate(out_dir: Path, seed: int = 0, only: Collection[str] | None = None) -> list[Sample]:
+    """The labelled set: clean exams plus one clip per kind of violation, and a mixed one
+    (``only``: just the samples of these names)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = []
     for i, (name, fps, segments, options) in enumerate(_SET):
+        if only is not None and f"screencast-{name}" not in only:
+            continue
         path, truth = make_clip(out_dir / f"screencast-{name}.mp4", segments, fps, seed * 100 + i,
                                 options.get("allow_list", []))
         checks = _CHECKS if not truth else sorted({e["type"] for e in truth})

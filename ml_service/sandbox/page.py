@@ -1,13 +1,16 @@
 """The platform stand-in's status page: services, queues and the latest results.
 
 Self-contained HTML (inline CSS, no scripts, no external URL), rendered by Jinja with
-autoescaping on, so every name a service or a result chose is shown as text. A result that
-follows the result schema links to its report, ``/report/<n>`` (``n`` counts the stored
-results from 1, oldest first; see :func:`stored_report`).
+autoescaping on, so every name a service or a result chose is shown as text. It reloads itself
+every :data:`REFRESH_S` seconds (the app also sends an HTTP ``Refresh`` header; no script).
+Each service shows its sessions done, throughput, mean analysis time and last error. A result
+that follows the result schema links to its report, ``/report/<n>`` (``n`` counts the stored
+results from 1, oldest first; see :func:`stored_report`), and names the checks it found.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from jinja2 import Environment
@@ -15,29 +18,39 @@ from jinja2 import Environment
 from ml_service.report import report_html
 from ml_service.results import validate_result
 
-__all__ = ["render_status_page", "result_row", "stored_report"]
+__all__ = ["REFRESH_S", "render_status_page", "result_row", "stored_report"]
+
+REFRESH_S = 5
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5">
+<meta http-equiv="refresh" content="{{ refresh_s }}">
 <title>ml-service sandbox</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin-bottom:2em}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 th{background:#f3f3f3}.alive{color:#070}.stale{color:#a60}.stopped{color:#888}
-.failed{color:#b00}
+.failed{color:#b00}.num{text-align:right}.meta{color:#666}
 </style></head><body>
 <h1>ml-service sandbox</h1>
-<p>XQueue: <code>{{ xqueue_url }}</code> &middot; platform: <code>{{ platform_url }}</code></p>
+<p>XQueue: <code>{{ xqueue_url }}</code> &middot; platform: <code>{{ platform_url }}</code>
+<span class="meta">&middot; times are UTC &middot; this page reloads every {{ refresh_s }} s</span></p>
 <h2>Services ({{ services|length }})</h2>
-<table><tr><th>name</th><th>queue</th><th>host</th><th>version</th><th>last event</th>
-<th>at</th><th>last heartbeat</th><th>current session</th><th>status</th></tr>
+<table><tr><th>name</th><th>queue</th><th>host</th><th>version</th><th>status</th><th>last event</th>
+<th>last heartbeat</th><th>current session</th><th>done</th><th>failed</th>
+<th>sessions / min</th><th>mean analysis</th><th>last error</th></tr>
 {% for s in services %}<tr><td>{{ s.name }}</td><td>{{ s.queue }}</td><td>{{ s.host }}</td>
-<td>{{ s.version }}</td><td>{{ s.last_event }}</td><td>{{ s.last_event_time }}</td>
-<td>{{ s.last_heartbeat or "-" }}</td><td>{{ s.current_session or "-" }}</td>
-<td class="{{ s.status }}">{{ s.status }}</td></tr>
-{% else %}<tr><td colspan="9">no service has sent an event yet</td></tr>{% endfor %}
+<td>{{ s.version }}</td><td class="{{ s.status }}">{{ s.status }}</td>
+<td>{{ s.last_event }} <span title="{{ s.last_event_time }}">{{ s.last_event_time|clock }}</span></td>
+<td title="{{ s.last_heartbeat or '' }}">{{ s.last_heartbeat|clock }}</td><td>{{ s.current_session or "-" }}</td>
+<td class="num">{{ s.ok }}</td><td class="num {{ 'failed' if s.failed else '' }}">{{ s.failed }}</td>
+<td class="num">{{ "%.1f"|format(s.per_minute) if s.per_minute is not none else "-" }}</td>
+<td class="num">{{ "%.1f s"|format(s.mean_processing_s) if s.mean_processing_s is not none else "-" }}</td>
+<td>{% if s.last_error %}<span class="failed">error {{ s.last_error.error_code }}</span>
+at <span title="{{ s.last_error.received }}">{{ s.last_error.received|clock }}</span> (session {{ s.last_error.session_id or s.last_error.submission_id or "?" }}):
+{{ s.last_error.reason }}{% else %}-{% endif %}</td></tr>
+{% else %}<tr><td colspan="13">no service has sent an event yet</td></tr>{% endfor %}
 </table>
 <h2>Queues</h2>
 <table><tr><th>queue</th><th>waiting</th></tr>
@@ -45,16 +58,28 @@ th{background:#f3f3f3}.alive{color:#070}.stale{color:#a60}.stopped{color:#888}
 {% endfor %}</table>
 <h2>Latest results ({{ results|length }})</h2>
 <table><tr><th>received</th><th>session</th><th>modality / queue</th><th>submission</th>
-<th>violations</th><th>score</th><th>error_code</th><th>report</th></tr>
-{% for r in results %}<tr><td>{{ r.received }}</td><td>{{ r.session_id or "-" }}</td>
-<td>{{ r.modality }}</td><td>{{ r.submission_id }}</td><td>{{ r.violations }}</td>
-<td>{{ r.score }}</td><td class="{{ 'failed' if r.error_code not in (0, '-') else '' }}">
+<th>violations</th><th>checks found</th><th>score</th><th>error_code</th><th>report</th></tr>
+{% for r in results %}<tr><td title="{{ r.received }}">{{ r.received|clock }}</td><td>{{ r.session_id or "-" }}</td>
+<td>{{ r.modality }}</td><td>{{ r.submission_id }}</td><td class="num">{{ r.violations }}</td>
+<td>{{ r.checks or "-" }}</td><td class="num">{{ r.score|score }}</td>
+<td class="{{ 'failed' if r.error_code not in (0, '-') else '' }}">
 {{ r.error_code }}</td><td>{% if r.report %}<a href="/report/{{ r.report }}">report</a>{% else %}-{% endif %}</td></tr>
-{% else %}<tr><td colspan="8">no result yet</td></tr>{% endfor %}
+{% else %}<tr><td colspan="9">no result yet</td></tr>{% endfor %}
 </table></body></html>
 """
 
-_PAGE = Environment(autoescape=True).from_string(_TEMPLATE)
+def _clock(stamp: Any) -> str:
+    """``10:00:00`` from ``2026-11-23T10:00:00.123Z`` (the full time is in the cell's title)."""
+    return stamp[11:19] if isinstance(stamp, str) and len(stamp) >= 19 else "-"
+
+
+def _score(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+_ENV = Environment(autoescape=True)
+_ENV.filters.update(clock=_clock, score=_score)
+_PAGE = _ENV.from_string(_TEMPLATE)
 
 
 def _inner(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,10 +102,19 @@ def result_row(result: Mapping[str, Any], number: int | None = None) -> dict[str
         "modality": inner.get("modality") or result.get("queue"),
         "submission_id": result.get("submission_id"),
         "violations": len(violations) if isinstance(violations, list) else "-",
+        "checks": _checks(violations),
         "score": score,
         "error_code": inner.get("error_code", "-"),
         "report": number if number is not None and inner and not validate_result(inner) else None,
     }
+
+
+def _checks(violations: Any) -> str:
+    """``face_absent ×2, multiple_faces`` for a result's violations (empty when none)."""
+    if not isinstance(violations, list):
+        return ""
+    counts = Counter(v.get("type") for v in violations if isinstance(v, dict) and isinstance(v.get("type"), str))
+    return ", ".join(f"{t} ×{n}" if n > 1 else t for t, n in sorted(counts.items()))
 
 
 def stored_report(result: Mapping[str, Any]) -> str | None:
@@ -103,6 +137,6 @@ def render_status_page(
     numbered = list(enumerate(results, 1))[-limit:]
     latest = [result_row(r, n) for n, r in numbered][::-1]
     return _PAGE.render(
-        services=services, results=latest, queues=queues,
+        services=services, results=latest, queues=queues, refresh_s=REFRESH_S,
         xqueue_url=urls[0], platform_url=urls[1],
     )

@@ -9,7 +9,7 @@ Routes (``docs/contracts.md`` §4 for the first two)::
     POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
     GET  /api/results | /api/services | /api/events
     GET  /report/<n>                 the report of the n-th stored result (1 = oldest)
-    GET  /                           HTML status page
+    GET  /                           HTML status page (reloads itself: HTTP Refresh header)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, sen
 from werkzeug.exceptions import NotFound
 
 from ml_service.sandbox.events import EventError, parse_event
-from ml_service.sandbox.page import render_status_page, stored_report
+from ml_service.sandbox.page import REFRESH_S, render_status_page, stored_report
 from ml_service.sandbox.queue_store import Refused
 from ml_service.sandbox.state import SandboxState
 from ml_service.sandbox.tokens import TokenError
@@ -190,4 +190,5 @@ def status_page() -> Response:
         queues, (state.xqueue_url, state.platform_url),
     )
     return Response(html, content_type="text/html; charset=utf-8",
-                    headers={"Content-Security-Policy": _PAGE_CSP})
+                    headers={"Content-Security-Policy": _PAGE_CSP, "Refresh": str(REFRESH_S),
+                             "Cache-Control": "no-store"})

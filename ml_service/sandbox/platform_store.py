@@ -2,7 +2,9 @@
 
 * clients: ``client_id`` -> salted hash of the secret (never the secret itself);
 * events: every accepted status event, and per service (name, host, queue) a summary row:
-  version, last event and its time, last heartbeat, current session, stopped flag;
+  version, last event and its time, last heartbeat, current session, stopped flag; the
+  service's work figures (sessions done, throughput, last error) are read from its events
+  (:mod:`ml_service.sandbox.activity`);
 * sessions: one row per ``POST /api/sessions``, keyed by the unique token of its callback
   URL; results: every reply XQueue delivered to such a callback.
 """
@@ -15,6 +17,7 @@ import re
 from typing import Any, Callable
 
 from ml_service.errors import ConfigError
+from ml_service.sandbox.activity import ACTIVITY_EVENTS, empty_activity, service_activity
 from ml_service.sandbox.db import Database
 from ml_service.sandbox.events import Event
 from ml_service.sandbox.tokens import hash_secret, verify_secret
@@ -109,11 +112,17 @@ class PlatformStore:
         ]
 
     def services(self, stale_after_s: float) -> list[dict[str, Any]]:
-        """Every service ever heard from, with ``alive`` and ``status`` as of now."""
+        """Every service ever heard from, with ``alive`` and ``status`` as of now, and its work
+        figures: ``ok``, ``failed``, ``per_minute``, ``mean_processing_s``, ``last_error``."""
         now = self._clock()
+        marks = ",".join("?" * len(ACTIVITY_EVENTS))
         with self._db.read() as conn:
             rows = conn.execute("SELECT * FROM services ORDER BY queue, name, host").fetchall()
-        return [_service_view(dict(r), now, stale_after_s) for r in rows]
+            events = conn.execute(f"SELECT received, event_type, service, data FROM events"
+                                  f" WHERE event_type IN ({marks}) ORDER BY id", ACTIVITY_EVENTS).fetchall()
+        activity = service_activity(events)
+        return [_service_view(dict(r), now, stale_after_s, activity.get((r["name"], r["host"], r["queue"])))
+                for r in rows]
 
     # -- sessions and results --------------------------------------------------------
     def open_session(self, token: str, lms_key: str, queue: str, session_id: str | None) -> None:
@@ -175,7 +184,8 @@ def _next_session(event: Event, current: str | None) -> str | None:
     return None if action == "clear" else current
 
 
-def _service_view(row: dict[str, Any], now: float, stale_after_s: float) -> dict[str, Any]:
+def _service_view(row: dict[str, Any], now: float, stale_after_s: float,
+                  activity: dict[str, Any] | None) -> dict[str, Any]:
     stopped = bool(row["stopped"])
     fresh = now - row["last_event_time"] < stale_after_s
     status = "stopped" if stopped else ("alive" if fresh else "stale")
@@ -187,8 +197,15 @@ def _service_view(row: dict[str, Any], now: float, stale_after_s: float) -> dict
         "last_event_timestamp": row["last_event_timestamp"],
         "last_heartbeat": iso_time(row["last_heartbeat"]),
         "current_session": row["current_session"], "stopped": stopped,
-        "alive": status == "alive", "status": status,
+        "alive": status == "alive", "status": status, **_activity_view(activity or empty_activity()),
     }
+
+
+def _activity_view(activity: dict[str, Any]) -> dict[str, Any]:
+    error = activity["last_error"]
+    if error is not None:
+        error = {**error, "received": iso_time(error["received"])}
+    return {**activity, "last_error": error}
 
 
 def _lms_key(header: str) -> Any:

@@ -86,7 +86,7 @@ def test_typist_change_against_the_enrolment_profile(tmp_path: Path) -> None:
     result = _run(logs)
     _assert_found(result, truth, "typist_change", 0.6)
     details = _of(result, "typist_change")[0]["details"]
-    assert details["baseline"] == "enrolment" and details["distance"] > details["threshold"] == 1.6
+    assert details["baseline"] == "enrolment" and details["evidence"] >= details["threshold"] == 120.0
 
 
 def test_typist_change_against_the_session_start(tmp_path: Path) -> None:
@@ -102,9 +102,11 @@ def test_impostor_who_hands_back_is_one_interval(tmp_path: Path) -> None:
     _assert_found(_run(logs), truth, "typist_change", 0.6)
 
 
-def test_typist_threshold_comes_from_the_options(tmp_path: Path) -> None:
+def test_typist_evidence_threshold_comes_from_the_options(tmp_path: Path) -> None:
     logs, _ = _session(tmp_path, [("type", 0, 20.0), ("type", 1, 60.0)], 60.0, enrolled=True)
-    assert _of(_run(logs, typist_threshold=50.0), "typist_change") == []
+    peak = _of(_run(logs), "typist_change")[0]["details"]["evidence"]
+    assert _of(_run(logs, typist_evidence=peak * 1.01), "typist_change") == []
+    assert _of(_run(logs, typist_evidence=peak * 0.99), "typist_change")
 
 
 def test_too_short_an_enrolment_falls_back_to_the_session_start(tmp_path: Path) -> None:
@@ -216,8 +218,8 @@ def test_huge_log_is_refused_before_it_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("options, problem", [
     ({"idle_min_s": -1}, "option idle_min_s must be a number > 0"),
     ({"paste_min_chars": True}, "option paste_min_chars must be an integer > 0"),
-    ({"typist_window_keys": 2.5}, "option typist_window_keys must be an integer > 0"),
-    ({"typist_threshold": 1.0}, "option typist_threshold must be > 1"),
+    ({"typist_memory_keys": 2.5}, "option typist_memory_keys must be an integer > 0"),
+    ({"typist_evidence": 0}, "option typist_evidence must be a number > 0"),
     ({"checks": ["idle", "gaze"]}, "option checks must be a list drawn from"),
     ({"idle_include_edges": "yes"}, "option idle_include_edges must be true or false"),
     ({"enrolment_recording": "missing.json"}, "enrolment_recording 'missing.json' is not among"),
@@ -281,3 +283,35 @@ def test_speed_bench_functions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     quick = bench.naive(log, budget_s=0.0)
     assert quick["extrapolated"] and quick["seconds_per_media_second"] > 0
     assert os.path.exists(log)
+
+
+def test_held_key_repeats_and_unmatched_releases_are_not_idle(tmp_path: Path) -> None:
+    repeats = [{"t": 1000 + 33 * i, "type": "down", "key": "Backspace"} for i in range(1213)]
+    held = _write(tmp_path / "held.json", {"events": [
+        *repeats, {"t": 41_100, "type": "up", "key": "Backspace"},
+        {"t": 75_100, "type": "down", "key": "a"}, {"t": 75_200, "type": "up", "key": "a"}]})
+    result = _run([held])
+    assert result["media"]["files"][0]["auto_repeats"] == 1212
+    assert [(v["start_s"], v["end_s"]) for v in _of(result, "idle")] == [(41.1, 75.1)]
+    lost = _write(tmp_path / "lost.json", {"events": [
+        {"t": 1000, "type": "down", "key": "a"}, {"t": 1100, "type": "up", "key": "a"},
+        {"t": 35_000, "type": "up", "key": "Meta"},  # the Cmd+Tab back: its press went to another app
+        {"t": 69_000, "type": "down", "key": "b"}, {"t": 69_100, "type": "up", "key": "b"}]})
+    result = _run([lost])
+    assert result["media"]["files"][0]["unmatched_ups"] == 1
+    assert [(v["start_s"], v["end_s"]) for v in _of(result, "idle")] == [(1.1, 35.0), (35.0, 69.0)]
+
+
+def test_scripts_and_key_mashing_are_never_scored_as_a_typist(tmp_path: Path) -> None:
+    plan = [("type", 0, 20.0), ("bot", "constant", 40.0), ("type", 0, 90.0)]
+    logs, _ = _session(tmp_path, plan, 90.0, enrolled=True)
+    assert _of(_run(logs, checks=["typist_change"]), "typist_change") == []  # not asked for, still left out
+    doc = json.loads(logs[0].read_text())
+    keys = [sim.key_code(c) for c in "etaoinshr"]
+    mash = [{"t": 60_000 + 3 * i + h, "type": kind, "key": keys[i % 9]}
+            for i in range(96) for h, kind in ((0, "down"), (1, "up"))]  # a hand on the keys for 0.3 s
+    doc["events"] = sorted(doc["events"] + mash, key=lambda e: e["t"])
+    _write(logs[0], doc)
+    result = _run(logs, typist_evidence=20.0)  # a hair trigger: only unscored keys stay quiet
+    assert [round(v["start_s"]) for v in _of(result, "automation")] == [20]  # the script; the mash is too short
+    assert all(not (v["start_s"] <= 60.0 <= v["end_s"]) for v in _of(result, "typist_change"))

@@ -1,0 +1,166 @@
+"""``typist_change``: a sequential change-point test of the session's rhythm against a profile.
+
+1. **Residuals, calibrated per person.** Every flight whose key pair (every dwell whose key) the
+   profile saw at least ``typist_min_pair_count`` times gets ``r = (log time - profile mean) /
+   spread``, the spread being the typist's own pooled within-pair spread from the profile. The
+   session's recent tempo (the mean ``r`` of the previous :data:`TEMPO_ITEMS` timings), as far
+   as it stays within ``typist_tempo_tolerance``, is taken off: the same person may be a little
+   faster or slower on the day. ``r`` is limited to +-:data:`R_CAP` (one stray pause is no proof).
+2. **Evidence per timing.** Another typist's fast and slow pairs are other pairs, so the same
+   pair comes out too fast (or too slow) again and again. Each timing scores
+   ``(r^2 - 1) / sqrt(2) + r * S / sqrt(m)``, where ``S`` is the sum of the ``r`` of the ``m``
+   earlier timings of the same pair (key) within the last ``typist_memory_keys`` timings: the
+   first term is the squared deviation (about 0 for the profiled typist), the second whether the
+   pair keeps deviating the same way (about 0 for the profiled typist, growing with every
+   repeat for someone else).
+3. **Accumulation (CUSUM).** ``C = max(0, C + score - typist_drift)`` over the session's timings
+   in order. Where ``C`` reaches ``typist_evidence`` the typist changed; the change is reported
+   from the keystroke after ``C`` last stood at 0 (where the evidence started to grow) to the
+   keystroke where ``C`` peaked (where it stopped growing). Changes less than ``typist_merge_s``
+   apart are joined, shorter than ``typist_min_s`` dropped. Confidence: 0.5 at
+   ``typist_evidence``, 1.0 at twice that. Against a profile of the session's own start (no
+   enrolment) the threshold is :data:`SESSION_START_FACTOR` times higher.
+
+The defaults were chosen on half of the people of the real development set
+(``ml_service/realsets/keystrokes.py``); the other half is the held-out check (handler README).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from handlers.keystrokes.intervals import Span, merge_spans, ramp
+from handlers.keystrokes.options import Options
+from handlers.keystrokes.rhythm import Profile, Table, Timing
+
+__all__ = ["R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS", "Evidence", "evidence", "typist_change"]
+
+R_CAP = 2.5
+TEMPO_ITEMS = 100
+SESSION_START_FACTOR = 2.0  # a profile of the session's first minutes is thinner: ask for more evidence
+_TEMPO_MIN_ITEMS = 10
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The scored timings of a session in keystroke order: keystroke index, residual, score."""
+
+    index: np.ndarray
+    residual: np.ndarray
+    score: np.ndarray
+
+
+def _residuals(values: np.ndarray, ids: np.ndarray, table: Table, opts: Options) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the scored timings and their tempo-corrected, capped residuals."""
+    if not len(table.ids) or not table.usable:
+        return np.array([], dtype=np.int64), np.array([])
+    at = np.minimum(np.searchsorted(table.ids, ids), len(table.ids) - 1)
+    known = (table.ids[at] == ids) & (table.count[at] >= opts.typist_min_pair_count) & ~np.isnan(values)
+    index = np.flatnonzero(known)
+    r = (values[index] - table.mean[at[index]]) / table.spread
+    sums = np.concatenate(([0.0], np.cumsum(r)))
+    k = np.arange(len(r))
+    lo = np.maximum(0, k - TEMPO_ITEMS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tempo = np.where(k - lo >= _TEMPO_MIN_ITEMS, (sums[k] - sums[lo]) / (k - lo), 0.0)
+    limit = float(np.log1p(opts.typist_tempo_tolerance)) / table.spread
+    return index, np.clip(r - np.clip(tempo, -limit, limit), -R_CAP, R_CAP)
+
+
+def _consistency(r: np.ndarray, ids: np.ndarray, memory: int) -> np.ndarray:
+    """Per timing: squared deviation plus agreement with the same pair's recent deviations."""
+    agreement = np.zeros(len(r))
+    recent: dict[int, deque[tuple[int, float]]] = {}
+    total: dict[int, float] = {}
+    for j, (value, pair) in enumerate(zip(r.tolist(), ids.tolist())):
+        seen = recent.setdefault(pair, deque())
+        while seen and seen[0][0] < j - memory:
+            total[pair] -= seen.popleft()[1]
+        if seen:
+            agreement[j] = value * total[pair] / len(seen) ** 0.5
+        seen.append((j, value))
+        total[pair] = total.get(pair, 0.0) + value
+    return (r * r - 1.0) / np.sqrt(2.0) + agreement
+
+
+def evidence(tm: Timing, profile: Profile, opts: Options, start: int = 0,
+             exclude: np.ndarray | None = None) -> Evidence:
+    """Every scored flight and dwell of keystrokes ``[start, n)``, merged in keystroke order."""
+    keep = np.arange(len(tm.t)) >= start
+    if exclude is not None:
+        keep &= ~exclude
+    parts = []
+    for values, ids, table in ((tm.flight, tm.pair, profile.flights), (tm.dwell, tm.key, profile.dwells)):
+        index, r = _residuals(np.where(keep, values, np.nan), ids, table, opts)
+        parts.append((index, r, _consistency(r, ids[index], opts.typist_memory_keys)))
+    index = np.concatenate([p[0] for p in parts])
+    order = np.argsort(index, kind="stable")
+    return Evidence(index[order], np.concatenate([p[1] for p in parts])[order],
+                    np.concatenate([p[2] for p in parts])[order])
+
+
+def _cusum(score: np.ndarray, drift: float, threshold: float) -> list[tuple[int, int, float]]:
+    """(first, peak, peak value) of each CUSUM excursion that reached ``threshold``."""
+    found, total, first, peak, peak_at = [], 0.0, 0, 0.0, 0
+    for j, value in enumerate(score.tolist()):
+        total = max(0.0, total + value - drift)
+        if total == 0.0:
+            if peak >= threshold:
+                found.append((first, peak_at, peak))
+            first, peak = j + 1, 0.0
+        elif total > peak:
+            peak, peak_at = total, j
+    if peak >= threshold:
+        found.append((first, peak_at, peak))
+    return found
+
+
+def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
+                  exclude: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
+    another check explains (automation)."""
+    ev = evidence(tm, profile, opts, start, exclude)
+    threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
+    spans: list[Span] = []
+    peaks: dict[int, float] = {}
+    for first, last, peak in _cusum(ev.score, opts.typist_drift, threshold):
+        a, b = int(ev.index[first]), int(ev.index[last])
+        spans.append((float(tm.t[a]), float(tm.t[b]), a, b))
+        peaks[a] = peak
+    merged = merge_spans(spans, opts.typist_merge_s)
+    return [_violation(tm, ev, profile, threshold, span, max(p for a, p in peaks.items() if span[2] <= a <= span[3]))
+            for span in merged if span[1] - span[0] >= opts.typist_min_s]
+
+
+def _flight_ratio(tm: Timing, table: Table, a: int, b: int) -> float:
+    """How much slower (> 1) or faster keystrokes ``[a, b]`` fly than the profile, on its pairs."""
+    flights, pairs = tm.flight[a : b + 1], tm.pair[a : b + 1]
+    at = np.minimum(np.searchsorted(table.ids, pairs), len(table.ids) - 1)
+    known = (table.ids[at] == pairs) & ~np.isnan(flights)
+    return float(np.exp(np.mean(flights[known] - table.mean[at[known]]))) if known.any() else 1.0
+
+
+def _violation(tm: Timing, ev: Evidence, profile: Profile, threshold: float, span: Span,
+               peak: float) -> dict[str, Any]:
+    start_s, end_s, a, b = span
+    inside = (ev.index >= a) & (ev.index <= b)
+    ratio = _flight_ratio(tm, profile.flights, a, b)
+    return {
+        "type": "typist_change",
+        "start_s": round(start_s, 3),
+        "end_s": round(end_s, 3),
+        "confidence": ramp((peak - threshold) / threshold),
+        "details": {
+            "evidence": round(peak, 1),
+            "threshold": threshold,
+            "baseline": profile.source,
+            "keystrokes": b - a + 1,
+            "scored_timings": int(inside.sum()),
+            "mean_abs_residual": round(float(np.mean(np.abs(ev.residual[inside]))), 3) if inside.any() else None,
+            "flight_time_ratio": round(ratio, 3),
+        },
+    }

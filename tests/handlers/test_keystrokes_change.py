@@ -1,0 +1,95 @@
+"""The typist-change detector (handlers.keystrokes.change) on simulated typists and small arrays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlers.keystrokes import change
+from handlers.keystrokes.events import read_log
+from handlers.keystrokes.options import Options
+from handlers.keystrokes.rhythm import build_profile, timing
+from ml_service.samples import keystrokes as sim
+
+
+def _logs(tmp: Path, plan: sim.Plan, seconds: float, seed: int = 11, factor: float = 1.0,
+          flights_only: bool = False) -> tuple:
+    """Session and enrolment timings of simulated typists 0 (the candidate) and 1."""
+    typists = {0: sim.Typist(60 + seed), 1: sim.Typist(61 + seed)}
+    truth = sim.make_session(tmp / "s.json", plan, seed=seed, duration_s=seconds, typists=typists)
+    enrolled = sim.Typist(60 + seed)
+    enrolled.tempo += np.log(factor)
+    sim.make_session(tmp / "e.json", [("type", 0, 150.0)], seed=seed + 1, duration_s=150.0, typists={0: enrolled})
+    if flights_only:  # a platform that logs no release: each up at its press
+        for name in ("s.json", "e.json"):
+            doc = json.loads((tmp / name).read_text())
+            downs = {}
+            for event in doc["events"]:
+                if event["type"] == "down":
+                    downs[event["key"]] = event["t"]
+                elif event["type"] == "up":
+                    event["t"] = downs[event["key"]]
+            doc["events"].sort(key=lambda e: (e["t"], e["type"] != "down"))
+            (tmp / name).write_text(json.dumps(doc))
+    vocab: dict[str, int] = {}
+    session = read_log(tmp / "s.json", "s", vocab, 1 << 26)
+    enrolment = read_log(tmp / "e.json", "e", vocab, 1 << 26)
+    return timing(session, len(vocab)), timing(enrolment, len(vocab)), truth
+
+
+def test_a_hold_of_zero_ms_is_unknown(tmp_path: Path) -> None:
+    tm, _, _ = _logs(tmp_path, [("type", 0, 30.0)], 30.0, flights_only=True)
+    assert np.isnan(tm.dwell).all() and (~np.isnan(tm.flight)).sum() > 100
+
+
+def test_evidence_is_about_zero_for_the_candidate_and_positive_for_another(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 120.0), ("type", 1, 240.0)], 240.0)
+    ev = change.evidence(tm, build_profile(enrol, "enrolment"), Options())
+    switch = int(np.searchsorted(tm.t, 120.0))
+    own, other = ev.score[ev.index < switch], ev.score[ev.index >= switch]
+    assert abs(own.mean()) < 0.5 < other.mean()
+    assert np.abs(ev.residual).max() <= change.R_CAP
+
+
+def test_cusum_starts_where_the_evidence_grows_and_ends_where_it_peaks() -> None:
+    score = np.r_[np.zeros(200), np.full(100, 3.0), np.zeros(200)]
+    assert change._cusum(score, drift=1.0, threshold=120.0) == [(200, 299, pytest.approx(200.0))]
+    assert change._cusum(score, drift=1.0, threshold=250.0) == []
+    assert change._cusum(np.full(50, 3.0), drift=1.0, threshold=60.0) == [(0, 49, pytest.approx(100.0))]
+
+
+@pytest.mark.parametrize("flights_only", [False, True])
+def test_change_reported_near_the_switch(tmp_path: Path, flights_only: bool) -> None:
+    tm, enrol, truth = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 240.0)], 240.0, flights_only=flights_only)
+    found = change.typist_change(tm, build_profile(enrol, "enrolment"), Options())
+    assert len(found) == 1
+    assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 10.0
+    assert found[0]["end_s"] > truth[0]["end_s"] - 20.0
+    details = found[0]["details"]
+    assert details["evidence"] >= details["threshold"] and 0.5 <= found[0]["confidence"] <= 1.0
+
+
+def test_confidence_grows_with_the_evidence(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 60.0), ("type", 1, 240.0)], 240.0)
+    profile = build_profile(enrol, "enrolment")
+    peak = change.typist_change(tm, profile, Options())[0]["details"]["evidence"]
+    low = change.typist_change(tm, profile, Options(typist_evidence=peak * 0.5))[0]
+    high = change.typist_change(tm, profile, Options(typist_evidence=peak * 0.95))[0]
+    assert low["confidence"] == 1.0 and 0.5 <= high["confidence"] < 0.6
+
+
+@pytest.mark.parametrize("factor", [0.92, 1.08])
+def test_the_same_typist_on_another_day_is_not_a_change(tmp_path: Path, factor: float) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 600.0)], 600.0, factor=factor)
+    assert change.typist_change(tm, build_profile(enrol, "enrolment"), Options()) == []
+
+
+def test_excluded_keystrokes_give_no_evidence(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 60.0), ("type", 1, 240.0)], 240.0)
+    skip = tm.t >= 60.0
+    ev = change.evidence(tm, build_profile(enrol, "enrolment"), Options(), exclude=skip)
+    assert not skip[ev.index].any()
+    assert change.typist_change(tm, build_profile(enrol, "enrolment"), Options(), exclude=skip) == []
