@@ -21,7 +21,7 @@ from ml_service.bounded import excerpt
 from ml_service.errors import MediaError
 from ml_service.media_probe import probe
 
-__all__ = ["PHOTO_MAX_PIXELS", "MediaLimits", "check_media", "image_size", "with_notes"]
+__all__ = ["PHOTO_MAX_PIXELS", "MediaLimits", "check_media", "image_size", "wav_duration", "with_notes"]
 
 PHOTO_MAX_PIXELS = 100_000_000  # a 100 MP photo decodes to 300 MB; 20000x20000 would be 1.2 GB
 
@@ -35,7 +35,35 @@ class MediaLimits:
 
 
 def _quick_probe(path: Path) -> dict[str, Any]:
+    """A PCM WAV's duration from its header and size (no process to start); else ffprobe's."""
+    duration = wav_duration(path)
+    if duration is not None:
+        return {"readable": True, "duration_s": duration, "streams": [{"type": "audio"}]}
     return probe(path, checksum=False)
+
+
+def wav_duration(path: Path) -> float | None:
+    """Seconds of samples a RIFF/WAVE file holds (what is present, whatever its header claims),
+    or None when it is not a plain WAV whose format chunk comes before its data."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        byte_rate = None
+        for _ in range(64):
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind == b"fmt " and size >= 16:
+                byte_rate = struct.unpack("<I", fh.read(16)[8:12])[0]
+                fh.seek(size - 16 + size % 2, 1)
+            elif kind == b"data":
+                present = min(size, Path(path).stat().st_size - fh.tell())
+                return round(present / byte_rate, 6) if byte_rate else None
+            else:
+                fh.seek(size + size % 2, 1)
+    return None
 
 
 def check_media(submission: dict[str, Any], limits: MediaLimits, probe_file: Probe = _quick_probe) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 
 from ml_service.demo_media import make_photo, make_wav
 from ml_service.errors import MediaError
-from ml_service.hostile_media import make_png_bomb
-from ml_service.media_checks import MediaLimits, check_media, image_size, with_notes
+from ml_service.hostile_media import make_lying_wav, make_png_bomb
+from ml_service.media_checks import MediaLimits, check_media, image_size, wav_duration, with_notes
 
 
 def ffmpeg_image(path: Path, size: str = "64x48") -> Path:
@@ -77,3 +78,15 @@ def test_with_notes_adds_to_media_and_message():
     assert msg == "looked; reference voice 'v' not used: no audio in it"
     assert result["media"]["notes"] == ["handler note"]  # not changed in place
     assert with_notes(result, "m", []) == (result, "m")
+
+
+def test_wav_duration_counts_the_samples_present_without_starting_a_process(tmp_path):
+    assert wav_duration(make_wav(tmp_path / "three.wav", seconds=3.0)) == 3.0
+    assert wav_duration(make_lying_wav(tmp_path / "lying.wav")) == 1.0  # the header claims ten hours
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+    with_list = b"WAVE" + b"fmt " + fmt + b"LIST" + struct.pack("<I", 5) + b"abcde\x00" + b"data" + struct.pack("<I", 8000) + b"\x00" * 8000
+    (tmp_path / "list.wav").write_bytes(b"RIFF" + struct.pack("<I", len(with_list)) + with_list)
+    assert wav_duration(tmp_path / "list.wav") == 0.5
+    (tmp_path / "no-data.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + fmt)
+    (tmp_path / "text.wav").write_text("not a wav at all")
+    assert wav_duration(tmp_path / "no-data.wav") is None and wav_duration(tmp_path / "text.wav") is None
