@@ -15,8 +15,10 @@ platform passes it back with a later segment. It holds
 A platform that got answers out of order may pass several carries (a list); :func:`read_carries`
 merges them (union of segments and handler states). A carry that is malformed, of another
 version or of another session is ignored with a note: the segment is then analysed as if it
-came without one. :meth:`Carry.to_json` keeps the object under :data:`MAX_CARRY_BYTES` by
-dropping the ``details`` of the oldest events first (``trimmed``).
+came without one. :meth:`Carry.to_json` keeps the object within :data:`MAX_CARRY_BYTES` and
+:data:`MAX_CARRY_DEPTH` by dropping the ``details`` of the oldest events first, then the older
+handler states (``trimmed``): the next segment's body, which holds it, must pass the worker's
+limits on untrusted JSON (:mod:`ml_service.bounded`: 1,000,000 characters, 32 levels).
 """
 
 from __future__ import annotations
@@ -30,13 +32,22 @@ from typing import Any
 
 import jsonschema
 
+from ml_service.bounded import JSON_MAX_DEPTH, json_depth
+
 __all__ = ["CARRY_SCHEMA_ID", "Carry", "SegmentRecord", "carry_schema", "read_carries"]
 
 logger = logging.getLogger(__name__)
 
 CARRY_SCHEMA_ID = "ml-service/carry/1"
-MAX_CARRY_BYTES = 256 * 1024  # a body stays far below XQueue's 2.5 MB form limit, even with a few carries
+# Sizes are of json.dumps (ASCII): three full carries fit in one body under bounded's limit, two
+# when the body is JSON text inside an LMS envelope (each quote escaped once more).
+MAX_CARRY_BYTES = 256 * 1024
+BODY_CARRIES = 3  # tests/test_live.py checks they fit in JSON_MAX_CHARS with the rest of a body
+# Levels around a carry in a body: an envelope, its student_response, segment, a list of carries.
+MAX_CARRY_DEPTH = JSON_MAX_DEPTH - 4
 MAX_HANDLER_STATE_BYTES = 32 * 1024
+_STATE_DEPTH = MAX_CARRY_DEPTH - 3  # carry -> handler -> item -> state
+_DETAILS_DEPTH = MAX_CARRY_DEPTH - 5  # carry -> segments -> segment -> violations -> event -> details
 KEEP_HANDLER_STATES = 4
 _MAX_CARRIES = 16
 
@@ -109,32 +120,59 @@ class Carry:
                        last_index=record.index if last else self.last_index)
 
     def to_json(self) -> dict[str, Any]:
-        """The carry as sent, under :data:`MAX_CARRY_BYTES` (older events' details dropped first)."""
-        data = self._json(self.segments, self.trimmed)
-        if len(json.dumps(data)) <= MAX_CARRY_BYTES:
+        """The carry as sent, within :data:`MAX_CARRY_BYTES` and :data:`MAX_CARRY_DEPTH`: deep
+        details are dropped, then the details of the oldest events, then older handler states."""
+        data = self._json(self.segments, self.handler, self.trimmed)
+        if _fits(data):
             return data
-        segments = dict(self.segments)
-        for index in sorted(segments):
-            plain = tuple({k: v for k, v in ev.items() if k != "details"} for ev in segments[index].violations)
-            segments[index] = replace(segments[index], violations=plain)
-            data = self._json(segments, True)
-            if len(json.dumps(data)) <= MAX_CARRY_BYTES:
+        segments = {i: _shallow(r) for i, r in self.segments.items()}
+        handler = dict(self.handler)
+        excess = len(json.dumps(self._json(segments, handler, True))) - MAX_CARRY_BYTES
+        for index in sorted(segments):  # one size estimate, not one json.dumps per segment
+            if excess <= 0:
                 break
-        logger.warning("Carry of session %s trimmed: the details of older events were dropped", self.session_id)
+            excess -= sum(len(json.dumps(ev["details"])) + 13 for ev in segments[index].violations if "details" in ev)
+            segments[index] = _shallow(segments[index], keep_details=False)
+        data = self._json(segments, handler, True)
+        while not _fits(data) and len(handler) > 1:
+            handler.pop(min(handler))
+            data = self._json(segments, handler, True)
+        if _fits(data):
+            logger.warning("Carry of session %s trimmed: details of older events (or older handler states) "
+                           "dropped", self.session_id)
+        else:  # thousands of events: the next body may pass bounded's limit still (three times this one)
+            logger.error("Carry of session %s is %d characters even trimmed, over %d", self.session_id,
+                         len(json.dumps(data)), MAX_CARRY_BYTES)
         return data
 
-    def _json(self, segments: dict[int, SegmentRecord], trimmed: bool) -> dict[str, Any]:
+    def _json(self, segments: dict[int, SegmentRecord], handler: dict[int, dict[str, Any]],
+              trimmed: bool) -> dict[str, Any]:
         return {"schema": CARRY_SCHEMA_ID, "session_id": self.session_id, "modality": self.modality,
                 "seen": sorted(segments), "last_index": self.last_index,
                 "segments": [segments[i].to_json() for i in sorted(segments)],
-                "handler": [{"from_index": i, "state": self.handler[i]} for i in sorted(self.handler)],
+                "handler": [{"from_index": i, "state": handler[i]} for i in sorted(handler)],
                 "trimmed": trimmed}
 
 
+def _fits(data: dict[str, Any]) -> bool:
+    text = json.dumps(data)
+    return len(text) <= MAX_CARRY_BYTES and json_depth(text) <= MAX_CARRY_DEPTH
+
+
+def _shallow(record: SegmentRecord, keep_details: bool = True) -> SegmentRecord:
+    """The record without its events' details (all, or those nested too deep for a body)."""
+    def keep(ev: dict[str, Any]) -> bool:
+        return keep_details and json_depth(json.dumps(ev["details"])) <= _DETAILS_DEPTH
+
+    return replace(record, violations=tuple({k: v for k, v in ev.items() if k != "details"}
+                                            if "details" in ev and not keep(ev) else ev for ev in record.violations))
+
+
 def _small(state: dict[str, Any]) -> bool:
-    size = len(json.dumps(state))
-    if size > MAX_HANDLER_STATE_BYTES:
-        logger.warning("Handler carry of %d bytes dropped (at most %d)", size, MAX_HANDLER_STATE_BYTES)
+    text = json.dumps(state)
+    if len(text) > MAX_HANDLER_STATE_BYTES or json_depth(text) > _STATE_DEPTH:
+        logger.warning("Handler carry of %d bytes, %d levels dropped (at most %d, %d)", len(text),
+                       json_depth(text), MAX_HANDLER_STATE_BYTES, _STATE_DEPTH)
         return False
     return True
 

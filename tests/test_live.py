@@ -8,10 +8,13 @@ import pytest
 
 from ml_service import carry as carry_mod
 from ml_service.alerts import alert_id, assign
-from ml_service.carry import CARRY_SCHEMA_ID, Carry, SegmentRecord, read_carries
+from ml_service.bounded import JSON_MAX_CHARS
+from ml_service.carry import (BODY_CARRIES, CARRY_SCHEMA_ID, MAX_CARRY_BYTES, MAX_CARRY_DEPTH, Carry, SegmentRecord,
+                              read_carries)
 from ml_service.live import LiveJob, SegmentSpec
 from ml_service.live_local import CarryKeeper
 from ml_service.results import ErrorCode, build_result, error_result, validate_result
+from ml_service.submission import Pulled, parse_body
 from ml_service.timeline import gaps, join_across_cuts, violations
 
 
@@ -116,6 +119,54 @@ def test_the_carry_keeps_only_recent_handler_states_and_stays_small(monkeypatch)
     data = big.to_json()
     assert data["trimmed"] and len(json.dumps(data)) <= 3000
     assert "details" not in data["segments"][0]["violations"][0] and data["segments"][-1]["violations"][0]["details"]
+
+
+def _big_carry() -> dict:
+    """A 4-hour webcam session with many detailed events: trimmed to the limit."""
+    records = {i: rec(i, 60 * i, 60 * i + 60, *(ev("gaze_away", 60 * i + k, 60 * i + k + 1, note="n" * 300)
+                                              for k in range(0, 60, 20))) for i in range(240)}
+    return Carry("s", "webcam", records, {i: {"pad": "p" * 20000} for i in range(236, 240)}).to_json()
+
+
+def _segment_pulled(body: dict) -> Pulled:
+    return Pulled("{}", 1, "k", json.dumps(body), {"seg.webm": "http://127.0.0.1/seg.webm"})
+
+
+def test_full_size_carries_fit_in_a_segment_body_under_the_untrusted_json_limits():
+    data = _big_carry()
+    size = len(json.dumps(data))
+    assert data["trimmed"] and MAX_CARRY_BYTES - 2000 < size <= MAX_CARRY_BYTES
+    assert len(data["handler"]) == 4 and "details" in data["segments"][-1]["violations"][0]
+    body = {"session_id": "s", "modality": "webcam", "recordings": ["seg.webm"],
+            "segment": {"index": 240, "offset_s": 14400.0, "carry": [data] * BODY_CARRIES}}
+    assert len(json.dumps(body)) <= JSON_MAX_CHARS
+    spec = parse_body(_segment_pulled(body))
+    carry, notes = read_carries(spec.segment["carry"], "s", "webcam")
+    assert notes == [] and carry.seen == list(range(240))
+    inner = {**body, "segment": {**body["segment"], "carry": [data] * 2}}
+    envelope = {"grader_payload": json.dumps({"grader": "webcam"}), "student_response": json.dumps(inner)}
+    assert parse_body(_segment_pulled(envelope)).segment["index"] == 240
+
+
+def _nested(levels: int) -> dict:
+    out: dict = {"leaf": 1}
+    for _ in range(levels - 1):
+        out = {"x": out}
+    return out
+
+
+def test_deep_handler_states_and_details_stay_out_of_the_carry_so_the_next_body_parses():
+    deep = _nested(MAX_CARRY_DEPTH)
+    carry = Carry("s", "webcam").with_segment(rec(0, 0, 60, ev("gaze_away", 1, 2, deep=deep, side="left")),
+                                              deep, last=False)
+    assert carry.handler == {}
+    data = carry.to_json()
+    assert data["segments"][0]["violations"][0].get("details") is None and data["trimmed"]
+    kept = Carry("s", "webcam").with_segment(rec(0, 0, 60, ev("gaze_away", 1, 2, side="left")), {"a": 1}, False)
+    assert kept.to_json()["segments"][0]["violations"][0]["details"] == {"side": "left"}
+    envelope = {"grader_payload": "{}", "student_response": {"session_id": "s", "recordings": ["seg.webm"],
+                                                            "segment": {"index": 1, "offset_s": 60, "carry": [data]}}}
+    assert read_carries(parse_body(_segment_pulled(envelope)).segment["carry"], "s", "webcam")[1] == []
 
 
 def test_the_platform_keeps_carries_that_no_other_covers():
