@@ -185,12 +185,21 @@ def _summary(args, cuts, live, uploaded, final, alerts, whole_s, whole, load, ou
         "answer_p95_s": percentile(list(answer_lat.values()), 95),
         "final_after_last_s": live.received[last] - uploaded[last],
         "one_pass_s": whole_s, "violations": len(result["violations"]), "gaps": len(result["live"]["gaps"]),
+        **_alerted_once(alerts, result),
         "merged_vs_one_pass": None if whole is None else (differences(result["violations"], whole["violations"]) or "same"),
         "load_1min": {"min": min(load), "mean": round(sum(load) / len(load), 1), "max": max(load)} if load else None,
         "cores": os.cpu_count(),
     }
     emit(summary, out)
     return summary
+
+
+def _alerted_once(alerts: list[dict[str, Any]], result: dict[str, Any]) -> dict[str, Any]:
+    """Each alert received once (``copies``), and each violation of the final result alerted."""
+    sent = {a["alert_id"] for a in alerts}
+    final = set(result["live"].get("alert_ids") or [])
+    return {"alerts_received_twice": sum(1 for a in alerts if a.get("copies", 1) > 1),
+            "final_violations_not_alerted": len(final - sent), "alerts_not_in_final": len(sent - final)}
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -207,6 +216,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
                 ["last segment upload -> final answer", f"{fmt(s['final_after_last_s'])} s"],
                 ["baseline: whole hour uploaded at the end -> answer", f"{fmt(s['one_pass_s'])} s"],
                 ["merged result vs one pass", str(s["merged_vs_one_pass"])],
+                ["alerts received twice / final violations not alerted / alerts not in the final",
+                 f"{s['alerts_received_twice']} / {s['final_violations_not_alerted']} / {s['alerts_not_in_final']}"],
                 ["1-min load average (min / mean / max)", str(s["load_1min"]) + f" on {s['cores']} cores"]]
         table(["measure", f"{s['modality']}, {s['minutes']:g} min in {s['segments']} segments, {s['speed']:g}x"],
               rows, err)
