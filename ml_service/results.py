@@ -66,7 +66,19 @@ def validate_result(result: Any) -> list[str]:
         problems.append(f"{where}: {err.message}")
     if not problems:
         problems.extend(_interval_problems(result["violations"]))
+    if not problems:
+        problems.extend(_json_problems(result))
     return problems
+
+
+def _json_problems(result: Any) -> list[str]:
+    """A value JSON cannot carry (a numpy number, a set, NaN): the schema accepts a numpy float
+    as a number, but the answer could then not be sent."""
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return [f"(root): not plain JSON: {exc}"]
+    return []
 
 
 def _interval_problems(violations: list[Mapping[str, Any]]) -> list[str]:

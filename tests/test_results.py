@@ -318,3 +318,13 @@ def test_reply_carries_what_an_lms_deduplicates_by(result):
 def test_reply_sends_the_score_it_is_given(result, score):
     reply = json.loads(xqueue_reply(result, "ok", score))
     assert reply["score"] == score and reply["result"]["score"] == result["score"]
+
+
+
+def test_a_numpy_number_in_a_result_is_reported_not_a_crash_when_sending(result):
+    import numpy as np
+
+    broken = copy.deepcopy(result)
+    broken["violations"][0]["details"] = {"box": [np.float32(502.9), 91.0]}
+    assert validate_result(result) == []
+    assert [p for p in validate_result(broken) if "not plain JSON" in p and "float32" in p]

@@ -68,8 +68,8 @@ def _evidence(inside: list[Obs], most: int) -> dict[str, Any]:
     best = next((o for o in inside if len(o.faces) + (o.extra_small or 0) >= most), None)
     if best is None:
         return {}
-    boxes = [{"box": [round(v, 1) for v in f.box], "label": "face"} for f in best.faces]
-    boxes += [{"box": [round(v, 1) for v in (b.x0, b.y0, b.x1, b.y1)], "label": "other face"} for b in best.extra_boxes]
+    boxes = [{"box": [round(float(v), 1) for v in f.box], "label": "face"} for f in best.faces]
+    boxes += [{"box": [round(float(v), 1) for v in (b.x0, b.y0, b.x1, b.y1)], "label": "other face"} for b in best.extra_boxes]
     return {"evidence": {"t": round(best.t, 3), "boxes": boxes}}
 
 

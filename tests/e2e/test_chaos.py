@@ -17,6 +17,7 @@ def load_chaos():
     return module
 
 
+@pytest.mark.timeout(460)  # the run allows itself 400 s
 @pytest.mark.parametrize("flavour, submissions", [("xqueue", 100), ("edx-submissions", 60)])
 def test_submissions_with_faults_and_worker_kills_are_each_answered_once(tmp_path, flavour, submissions):
     figures = load_chaos().run_chaos(submissions=submissions, workers=2, kill_every_s=3.0, fault_rate=0.1, seed=3,

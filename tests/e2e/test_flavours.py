@@ -112,6 +112,7 @@ def test_xqueue_callback_failure_is_reported_and_the_kept_answer_sent_again(tmp_
         assert stored["body"]["answer_id"] == json.loads(sb.state.queue.submission(sid)["grader_reply"])["answer_id"]
 
 
+@pytest.mark.timeout(960)  # the subprocess allows 900 s
 def test_demo_runs_against_the_edx_submissions_flavour(tmp_path):
     run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--modality", "keystrokes",
                           "--modality", "audio", "--timeout", "420", "--flavour", "edx-submissions"],
