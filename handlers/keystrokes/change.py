@@ -26,7 +26,8 @@
    session-level test (:mod:`handlers.keystrokes.session_test`) weighs the whole session at once:
    a typist close to the candidate is still told apart over thousands of timings.
 
-Logs without key releases (flights only) carry less evidence per keystroke: their reports never
+Logs without key releases (flights only; fewer than :data:`MIN_DWELL_SHARE` of the keystrokes with
+a known hold, e.g. only a held key's repeats) carry less evidence per keystroke: their reports never
 have a confidence above :data:`FLIGHTS_ONLY_MAX_CONFIDENCE` (the proctor should treat them as
 uncertain), and ``details.timing`` says so.
 
@@ -47,7 +48,7 @@ from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
 from handlers.keystrokes.session_test import Verdict, decide, suffixes
 
-__all__ = ["FLIGHTS_ONLY_MAX_CONFIDENCE", "LOCATE_DRIFT", "R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS",
+__all__ = ["FLIGHTS_ONLY_MAX_CONFIDENCE", "LOCATE_DRIFT", "MIN_DWELL_SHARE", "R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS",
            "Evidence", "evidence", "residuals", "typist_change"]
 
 R_CAP = 2.5
@@ -55,6 +56,7 @@ TEMPO_ITEMS = 100
 SESSION_START_FACTOR = 2.0  # a profile of the session's first minutes is thinner: ask for more evidence
 LOCATE_DRIFT = 0.7  # allowance of the CUSUM that places a change's start (tune half: 0.5-1.0 tried)
 FLIGHTS_ONLY_MAX_CONFIDENCE = 0.6
+MIN_DWELL_SHARE = 0.5  # a log releasing fewer of its keys (only held-key repeats) counts as flights only
 _TEMPO_MIN_ITEMS = 10
 
 
@@ -158,7 +160,8 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
     another check explains (automation)."""
     parts = residuals(tm, profile, opts, start, exclude)
     ev = _merged(parts, opts)
-    with_dwells = len(parts[1][1]) > 0
+    checked = np.arange(len(tm.t)) >= start
+    with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
     threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}

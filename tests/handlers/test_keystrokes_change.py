@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -125,3 +126,11 @@ def test_without_releases_the_confidence_stays_low(tmp_path: Path) -> None:
     with_dwells, enrol2, _ = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 400.0)], 400.0)
     strong = change.typist_change(with_dwells, build_profile(enrol2, "enrolment"), Options())
     assert max(v["confidence"] for v in strong) == 1.0 and strong[0]["details"]["timing"] == "flights and dwells"
+
+
+def test_a_log_with_few_releases_counts_as_flights_only(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 400.0)], 400.0)
+    few = np.where(np.arange(len(tm.t)) % 5 == 0, tm.dwell, np.nan)  # holds known for 1 keystroke in 5
+    found = change.typist_change(dataclasses.replace(tm, dwell=few), build_profile(enrol, "enrolment"), Options())
+    assert found and all(v["details"]["timing"].startswith("flights only") for v in found)
+    assert all(v["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE for v in found)
