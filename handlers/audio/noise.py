@@ -24,7 +24,7 @@ import numpy as np
 from handlers.audio.decode import SAMPLE_RATE
 from handlers.audio.frames import FRAME_S, merge, runs
 
-__all__ = ["impulsiveness_db", "noise_events", "tonal_share"]
+__all__ = ["impulsiveness_db", "noise_events", "speech_like", "tonal_share"]
 
 _PEAK_RATIO = 10.0
 _TONAL_SHARE = 0.5
@@ -33,6 +33,8 @@ _HALF = 8  # neighbourhood of a bin, each side
 _MAX_WINDOWS = 64  # windows analysed per event for its kind (evenly spread)
 _MIN_COVER = 0.5  # share of an event's frames that must be loud
 _MAX_SPREAD_DB = 15.0  # 95th percentile minus median of 8 ms levels: above it, impulses
+_HALF_HEARD_P, _HALF_HEARD_SHARE = 0.1, 0.1  # far speech: 12-85 % of frames at p >= 0.1; noise: 0 %
+_SYLLABIC_SWING_DB = 10.0  # 10-90 % spread of 32 ms levels: far speech 12-24 dB, fan/pink/music 1-2 dB
 
 
 def tonal_share(audio: np.ndarray) -> float:
@@ -59,8 +61,16 @@ def impulsiveness_db(audio: np.ndarray) -> float:
     return float(np.percentile(levels, 95) - np.median(levels))
 
 
+def speech_like(levels: np.ndarray, probs: np.ndarray) -> bool:
+    """Distant or reverberant speech the VAD half-heard: some frames at p >= 0.1, syllabic level swings."""
+    if not len(levels):
+        return False
+    swing = float(np.percentile(levels, 90) - np.percentile(levels, 10))
+    return float(np.mean(probs >= _HALF_HEARD_P)) >= _HALF_HEARD_SHARE and swing >= _SYLLABIC_SWING_DB
+
+
 def noise_events(audio: np.ndarray, levels: np.ndarray, quiet_mask: np.ndarray, noise_db: float,
-                 min_s: float, merge_gap_s: float) -> list[dict]:
+                 min_s: float, merge_gap_s: float, probs: np.ndarray | None = None) -> list[dict]:
     """``background_noise`` violations; ``quiet_mask`` marks frames to look at (no speech, mic alive)."""
     loud = quiet_mask & (levels >= noise_db)
     events = []
@@ -68,6 +78,8 @@ def noise_events(audio: np.ndarray, levels: np.ndarray, quiet_mask: np.ndarray, 
         a, b = int(round(start_s / FRAME_S)), int(round(end_s / FRAME_S))
         piece = audio[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)]
         if loud[a:b].sum() < _MIN_COVER * (b - a) or impulsiveness_db(piece) > _MAX_SPREAD_DB:
+            continue
+        if probs is not None and speech_like(levels[a:b], probs[a:b]):
             continue
         share = tonal_share(piece)
         db = levels[a:b][loud[a:b]]

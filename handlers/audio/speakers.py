@@ -7,7 +7,7 @@ clusters is the dot product of their mean vectors. Consecutive windows of one st
 already agree (>= 0.85) start as one node, so an hour of speech stays a few hundred nodes.
 
 A voice needs ``min_speaker_s`` of speech to count; smaller clusters (a cough, a few noisy
-windows) join the nearest real voice. Voices are numbered by speech time, 0 = dominant.
+windows), smallest first, join their nearest cluster. Voices are numbered by speech time, 0 = dominant.
 A turn is a run of one voice inside a stretch; its edges fall halfway between windows.
 """
 
@@ -42,17 +42,25 @@ class Diarization:
     windows: int  # embeddings computed
 
 
-def diarize(audio: np.ndarray, segments: list[tuple[float, float]], hop_s: float,
-            threshold: float, min_speaker_s: float) -> Diarization:
-    """Voices and turns of the speech ``segments`` of ``audio``."""
+def diarize(audio: np.ndarray, segments: list[tuple[float, float]], hop_s: float, threshold: float,
+            min_speaker_s: float, merge_similarity: float = 1.0, clear: np.ndarray | None = None) -> Diarization:
+    """Voices and turns of the speech ``segments`` of ``audio``.
+
+    ``clear`` (a 32 ms frame mask) marks clear speech: windows less than half clear are not
+    embedded. Voices whose centroids are at least ``merge_similarity`` alike are one voice.
+    """
     stretches = merge(segments, 0.5, _MIN_STRETCH_S)
     mels, owner, spans = _windows(audio, stretches, hop_s)
+    if clear is not None and len(mels):
+        keep = np.array([_clear_share(clear, a, b) >= 0.5 for a, b in spans])
+        mels, owner, spans = mels[keep], owner[keep], [s for s, k in zip(spans, keep) if k]
     vectors = embedding.embed(mels) if len(mels) else np.zeros((0, 256), np.float32)
     if not len(vectors):
         return Diarization([], np.zeros((0, 256), np.float32), [], 0)
     labels = cluster(vectors, owner, threshold)
     seconds = np.array([e - s for s, e in spans])
     labels = _absorb_small(vectors, labels, seconds, min_speaker_s)
+    labels = _merge_alike(vectors, labels, seconds, merge_similarity)
     centroids = np.stack([_unit(vectors[labels == k].mean(axis=0)) for k in range(labels.max() + 1)])
     per_voice = [float(seconds[labels == k].sum()) for k in range(len(centroids))]
     return Diarization(_turns(labels, owner, spans), centroids, per_voice, len(vectors))
@@ -65,6 +73,28 @@ def reference_embedding(audio: np.ndarray, segments: list[tuple[float, float]], 
     if not len(mels):
         return None
     return _unit(embedding.embed(mels).mean(axis=0))
+
+
+def _clear_share(clear: np.ndarray, start_s: float, end_s: float) -> float:
+    piece = clear[int(start_s / 0.032) : max(int(start_s / 0.032) + 1, int(end_s / 0.032))]
+    return float(piece.mean()) if len(piece) else 0.0
+
+
+def _merge_alike(vectors: np.ndarray, labels: np.ndarray, seconds: np.ndarray, similarity: float) -> np.ndarray:
+    """Join voices whose centroids are at least ``similarity`` alike (one person, two conditions)."""
+    while labels.max() > 0:
+        centroids = np.stack([_unit(vectors[labels == k].mean(axis=0)) for k in range(labels.max() + 1)])
+        sim = centroids @ centroids.T
+        np.fill_diagonal(sim, -np.inf)
+        i, j = divmod(int(np.argmax(sim)), len(centroids))
+        if sim[i, j] < similarity:
+            break
+        keep, drop = sorted((i, j))
+        labels = np.where(labels == drop, keep, labels)
+        labels = np.where(labels > drop, labels - 1, labels)
+    totals = [float(seconds[labels == k].sum()) for k in range(labels.max() + 1)]
+    rank = {k: r for r, k in enumerate(sorted(range(len(totals)), key=lambda k: -totals[k]))}
+    return np.array([rank[k] for k in labels])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -128,13 +158,20 @@ def _premerge(vectors, owner):
 
 
 def _absorb_small(vectors, labels, seconds, min_speaker_s):
-    """Give clusters under ``min_speaker_s`` to the nearest big one; renumber by speech time."""
-    totals = np.bincount(labels, weights=seconds)
-    big = [k for k in np.argsort(-totals) if totals[k] >= min_speaker_s] or [int(np.argmax(totals))]
-    means = {k: _unit(vectors[labels == k].mean(axis=0)) for k in range(len(totals))}
-    target = {k: k if k in big else max(big, key=lambda b: float(means[k] @ means[b])) for k in means}
-    labels = np.array([target[k] for k in labels])
-    order = sorted(big, key=lambda k: -float(seconds[labels == k].sum()))
+    """Clusters under ``min_speaker_s``, smallest first, join their nearest cluster of any size.
+
+    Two small pieces of one real voice (a second person split by the room) can so add up to a
+    speaker, where giving each to the nearest big voice would lose it. Renumbered by speech time.
+    """
+    labels = labels.copy()
+    while len(kinds := np.unique(labels)) > 1:
+        totals = {k: float(seconds[labels == k].sum()) for k in kinds}
+        small = min(kinds, key=totals.get)
+        if totals[small] >= min_speaker_s:
+            break
+        means = {k: _unit(vectors[labels == k].mean(axis=0)) for k in kinds}
+        labels[labels == small] = max((k for k in kinds if k != small), key=lambda k: float(means[small] @ means[k]))
+    order = sorted(np.unique(labels), key=lambda k: -float(seconds[labels == k].sum()))
     rank = {k: r for r, k in enumerate(order)}
     return np.array([rank[k] for k in labels])
 

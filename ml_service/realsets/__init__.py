@@ -9,7 +9,8 @@ on real voices, people, desktops and typists. A real set has two parts, both in 
 - ``<modality>.py``: a builder, ``build(files: dict[str, Path], out_dir: Path) -> list[Sample]``,
   that cuts, mixes and annotates the source files into labelled samples (the same
   :class:`~ml_service.samples.Sample` records as the generated sets, so ``bench/quality.py`` and
-  :mod:`ml_service.evaluation` score both alike).
+  :mod:`ml_service.evaluation` score both alike). Helper modules of a builder are named
+  ``<modality>_*.py``; a build is reused while the manifest, the builder and its helpers are unchanged.
 
 Nothing is downloaded. Sources are read from local git copies found under the folders named by
 ``ML_REALDATA_SOURCES`` (``os.pathsep``-separated; default ``/work/.mirror``): a bare copy at
@@ -239,5 +240,10 @@ def load_set(modality: str, cache_root: Path | None = None, roots: list[Path] | 
 
 
 def _builder_version(module: ModuleType) -> str:
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
+    """A hash of the builder and its helper modules (``<modality>_*.py`` beside it)."""
+    source = Path(module.__file__)
+    digest = hashlib.sha256()
+    for path in [source, *sorted(source.parent.glob(f"{source.stem}_*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 

@@ -124,17 +124,28 @@ def test_clean_room_with_typing_gives_no_violation(clips: dict[str, Any]) -> Non
     assert result["violations"] == [] and result["score"] == 1.0
 
 
-def test_enrolment_of_the_same_voice_matches_and_of_another_voice_does_not(clips: dict[str, Any]) -> None:
+def test_enrolment_of_the_same_voice_matches_and_a_weakly_different_one_is_not_an_accusation(
+        clips: dict[str, Any]) -> None:
     path, truth = clips["solo"]
     same = _run(path, clips["enrol_candidate"])
     assert same["media"]["reference_voice"] == {"used": True}
+    assert same["media"]["voice_identity"]["decision"] == "matched"
     assert not [v for v in same["violations"] if v["type"] == "voice_mismatch"]
     _assert_found(truth, same["violations"], "speech")
+    # The helper's espeak voice scores 0.55-0.69 against the candidate's enrolment: inside the range
+    # where real people heard through another microphone still score (README, "Voice identity"),
+    # so it is reported as uncertain, not as an impostor.
     other = _run(path, clips["enrol_helper"])
-    speech = [e for e in truth if e["type"] == "speech"]
-    as_mismatch = [{**e, "type": "voice_mismatch"} for e in speech]
-    _assert_found(as_mismatch, other["violations"], "voice_mismatch")
-    assert other["violations"][-1]["details"]["reference"] == "enrolment"
+    identity = other["media"]["voice_identity"]
+    assert identity["decision"] == "uncertain" and identity["uncertain_voices"] == ["S1"]
+    assert 0.5 <= identity["similarity"][0] < 0.7
+    assert not [v for v in other["violations"] if v["type"] == "voice_mismatch"]
+    # With the impostor threshold raised above that similarity, the same clip is a confident mismatch.
+    strict = _run(path, clips["enrol_helper"], voice_reject_threshold=0.75, voice_match_threshold=0.8)
+    as_mismatch = [{**e, "type": "voice_mismatch"} for e in truth if e["type"] == "speech"]
+    _assert_found(as_mismatch, strict["violations"], "voice_mismatch")
+    assert strict["violations"][-1]["details"]["reference"] == "enrolment"
+    assert strict["violations"][-1]["details"]["decision"] == "impostor"
 
 
 def test_audio_track_of_webm_and_mp4_video_is_analysed(clips: dict[str, Any], tmp_path: Path) -> None:

@@ -1,0 +1,219 @@
+"""The audio handler on the real development set, per condition, with diarization figures.
+
+    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE]
+
+Builds (or reuses) the real set (:mod:`ml_service.realsets.audio`), runs the handler on every
+sample as the worker would, and prints JSON lines on stdout and a table on stderr:
+
+- ``"record": "check"``: per condition (``same-mic``, ``other-mic``, ``far-field``,
+  ``noise-suppressed``, ``all``) and check: precision, recall, truth and predicted events, and
+  false alarms per hour of the candidate alone (``alone`` samples: no violation in truth);
+- ``"record": "second_voice"``: per condition, ``multiple_speakers`` recall over the truth
+  episodes in which a second voice speaks at least 3 s (from the RTTM);
+- ``"record": "diarization"``: per condition, DER-style figures over the samples with more
+  than one person (missed speech, false alarm, speaker confusion, DER without collar, frames of
+  10 ms, overlap counted per speaker) and how often the number of voices found was right;
+- ``"record": "identity"``: per condition, the enrolment similarity of the candidate's voice
+  and of foreign voices, and the margin between them, as the handler reported them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _common import emit, fmt, table
+
+from handlers.audio import analysis, vad
+from handlers.audio.decode import decode
+from handlers.audio.options import Options
+from ml_service import evaluation, realsets, samples
+from ml_service.handlers import load_handler, run_handler
+from ml_service.realsets.audio import CONDITIONS, condition_of
+
+_STEP = 0.01
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/audio_real.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--dump", type=Path, default=None, help="write every sample's violations and media here")
+    args = parser.parse_args(argv)
+    built, _ = realsets.load_set("audio", args.cache, force=args.force)
+    folder = Path(built[0].recordings[0]).parent
+    handler = load_handler("handlers.audio.audio.process")
+    runs = []
+    for n, sample in enumerate(built, 1):
+        result = _run(handler, sample, n)
+        runs.append((sample, result["violations"], result["media"]))
+        if not args.json:
+            print(f"[{n}/{len(built)}] {sample.name}: {len(result['violations'])} violation(s)", file=sys.stderr)
+    if args.dump:
+        args.dump.write_text(json.dumps([{"name": s.name, "truth": s.truth, "violations": v, "media": m}
+                                         for s, v, m in runs], indent=1, default=str))
+    records = (_check_records(runs) + _second_voice_records(runs, folder) + _diarization_records(runs, folder)
+               + _identity_records(runs))
+    for record in records:
+        emit(record, sys.stdout)
+    if not args.json:
+        _table(records)
+    return 0
+
+
+def _run(handler, sample: samples.Sample, number: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-audio-real-") as work:
+        result, _ = run_handler(handler, samples.handler_input(sample, Path(work), number))
+    return result
+
+
+def _groups(runs):
+    by = defaultdict(list)
+    for run in runs:
+        by[condition_of(run[0].name)].append(run)
+    return [(c, by[c]) for c in CONDITIONS if by[c]] + [("all", runs)]
+
+
+def _check_records(runs) -> list[dict]:
+    out = []
+    for cond, group in _groups(runs):
+        metrics = evaluation.evaluate([(s, v) for s, v, _ in group])
+        alone = [(s, v) for s, v, _ in group if "-alone-" in s.name]
+        hours = sum(s.duration_s for s, _ in alone) / 3600
+        for check, m in metrics.items():
+            alarms = sum(1 for _, v in alone for e in v if e["type"] == check)
+            out.append({"record": "check", "condition": cond, "check": check, "precision": m["precision"],
+                        "recall": m["recall"], "n_truth": m["n_truth"], "n_pred": m["n_pred"],
+                        "alone_hours": round(hours, 3),
+                        "false_alarms_per_alone_hour": round(alarms / hours, 2) if hours else None})
+    return out
+
+
+def _second_voice_records(runs, folder: Path) -> list[dict]:
+    """``multiple_speakers`` recall over truth episodes where a second voice speaks >= 3 s (RTTM)."""
+    out = []
+    for cond, group in _groups(runs):
+        found = total = 0
+        for sample, violations, _ in group:
+            truth = [e for e in sample.truth if e["type"] == "multiple_speakers"]
+            if not truth:
+                continue
+            turns = _rttm(folder / f"{sample.name}.rttm")
+            got = {t for t, _ in evaluation.match_events(truth, [v for v in violations if v["type"] == "multiple_speakers"])}
+            for i, e in enumerate(truth):
+                inside = sorted((sum(max(0.0, min(b, e["end_s"]) - max(a, e["start_s"])) for a, b in spans)
+                                 for spans in turns.values()), reverse=True)
+                if len(inside) > 1 and inside[1] >= 3.0:
+                    total += 1
+                    found += i in got
+        if total:
+            out.append({"record": "second_voice", "condition": cond, "episodes": total, "found": found,
+                        "recall": round(found / total, 3)})
+    return out
+
+
+def _rttm(path: Path) -> dict[str, list[tuple[float, float]]]:
+    turns: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        f = line.split()
+        turns[f[7]].append((float(f[3]), float(f[3]) + float(f[4])))
+    return turns
+
+
+def _hypothesis(sample: samples.Sample) -> dict[str, list[tuple[float, float]]]:
+    """The handler's own turns, by the same steps as :func:`handlers.audio.analysis.analyse`."""
+    opts = Options.from_mapping(sample.options)
+    audio = decode(sample.recordings[0])
+    levels, probs = vad.scan(audio, opts.vad_gate_db)
+    d = analysis.diarization(audio, levels, probs, vad.speech_segments(probs, opts.speech_threshold), opts)
+    turns: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for t in d.turns:
+        turns[f"S{t.speaker + 1}"].append((t.start_s, t.end_s))
+    return turns
+
+
+def _matrix(turns: dict[str, list[tuple[float, float]]], names: list[str], n: int) -> np.ndarray:
+    m = np.zeros((len(names), n), bool)
+    for i, name in enumerate(names):
+        for a, b in turns.get(name, []):
+            m[i, int(a / _STEP) : int(b / _STEP)] = True
+    return m
+
+
+def der(ref: dict, hyp: dict, seconds: float) -> dict[str, float]:
+    """Missed, false alarm and confusion (seconds) and DER, with the best speaker mapping."""
+    n = int(seconds / _STEP) + 1
+    rn, hn = sorted(ref), sorted(hyp)
+    r, h = _matrix(ref, rn, n), _matrix(hyp, hn, n)
+    overlap = (r[:, None, :] & h[None, :, :]).sum(axis=2) if len(hn) else np.zeros((len(rn), 0))
+    best = 0
+    for perm in itertools.permutations(range(len(hn)), min(len(rn), len(hn))):
+        best = max(best, sum(overlap[i, j] for i, j in zip(range(len(rn)), perm)))
+    n_ref, n_hyp = r.sum(axis=0), h.sum(axis=0)
+    missed = np.maximum(n_ref - n_hyp, 0).sum()
+    false = np.maximum(n_hyp - n_ref, 0).sum()
+    confusion = np.minimum(n_ref, n_hyp).sum() - best
+    total = n_ref.sum()
+    return {"ref_s": total * _STEP, "missed_s": missed * _STEP, "false_alarm_s": false * _STEP,
+            "confusion_s": confusion * _STEP, "der": (missed + false + confusion) / max(total, 1),
+            "ref_speakers": len(rn), "hyp_speakers": len(hn)}
+
+
+def _diarization_records(runs, folder: Path) -> list[dict]:
+    out = []
+    for cond, group in _groups(runs):
+        rows = [der(_rttm(folder / f"{s.name}.rttm"), _hypothesis(s), s.duration_s)
+                for s, _, _ in group if "-second-" in s.name or "-meeting-" in s.name]
+        if not rows:
+            continue
+        total = sum(r["ref_s"] for r in rows)
+        sums = {k: sum(r[k] for r in rows) for k in ("missed_s", "false_alarm_s", "confusion_s")}
+        out.append({"record": "diarization", "condition": cond, "samples": len(rows), "ref_speech_s": round(total, 1),
+                    **{k.replace("_s", ""): round(v / total, 3) for k, v in sums.items()},
+                    "der": round(sum(sums.values()) / total, 3),
+                    "count_right": sum(r["ref_speakers"] == r["hyp_speakers"] for r in rows),
+                    "count_under": sum(r["ref_speakers"] > r["hyp_speakers"] for r in rows)})
+    return out
+
+
+def _identity_records(runs) -> list[dict]:
+    out = []
+    for cond, group in _groups(runs):
+        own, foreign, margins = [], [], []
+        for sample, _, media in group:
+            ident = media.get("voice_identity") or {}
+            sims = ident.get("similarity") or []
+            if not sample.reference_voice or not sims or "-impostor-" in sample.name:
+                continue
+            own.append(max(sims))
+            foreign += sorted(sims)[:-1]
+            if ident.get("margin") is not None:
+                margins.append(ident["margin"])
+        if own:
+            out.append({"record": "identity", "condition": cond, "sessions": len(own),
+                        "candidate_min": round(min(own), 3), "candidate_median": round(float(np.median(own)), 3),
+                        "other_voices_max": round(max(foreign), 3) if foreign else None,
+                        "margin_min": round(min(margins), 3) if margins else None})
+    return out
+
+
+def _table(records: list[dict]) -> None:
+    rows = [[r["condition"], r["check"], fmt(r["precision"]), fmt(r["recall"]), str(r["n_truth"]), str(r["n_pred"]),
+             fmt(r["false_alarms_per_alone_hour"], 1)] for r in records if r["record"] == "check"]
+    table(["condition", "check", "precision", "recall", "truth", "pred", "FA/alone h"], rows, sys.stderr)
+    for r in records:
+        if r["record"] != "check":
+            print(r, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
