@@ -1,6 +1,6 @@
 """The audio handler on the real development set, per condition, with diarization figures.
 
-    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE]
+    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE] [--only TEXT]
 
 Builds (or reuses) the real set (:mod:`ml_service.realsets.audio`), runs the handler on every
 sample as the worker would, and prints JSON lines on stdout and a table on stderr:
@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dump", type=Path, default=None, help="write every sample's violations and media here")
+    parser.add_argument("--only", default=None, help="only the samples whose name contains this (e.g. -ami-)")
     args = parser.parse_args(argv)
     built, _ = realsets.load_set("audio", args.cache, force=args.force)
+    built = [s for s in built if args.only is None or args.only in s.name]
     folder = Path(built[0].recordings[0]).parent
     handler = load_handler("handlers.audio.audio.process")
     runs = []
@@ -97,7 +99,10 @@ def _groups(runs):
 
 def _group_of(name: str) -> str:
     """``ami <chain>`` for a real AMI meeting (``real-ami-<condition>-<meeting>-<chain>``), else the condition."""
-    return f"ami {name.rsplit('-', 1)[-1]}" if "-ami-" in name else condition_of(name)
+    if "-ami-" not in name:
+        return condition_of(name)
+    rest = name.split("-ami-", 1)[1].removeprefix(condition_of(name) + "-")
+    return "ami " + rest.split("-", 1)[1]
 
 
 def _check_records(runs) -> list[dict]:
