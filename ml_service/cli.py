@@ -141,7 +141,8 @@ def build_worker(settings: Settings) -> Worker:
     xqueue = XQueueClient(
         settings.xqueue_url, settings.xqueue_user, settings.xqueue_password.reveal(),
         timeout_s=settings.http_timeout_s, put_timeout_s=settings.put_result_timeout_s,
-        basic_auth=(basic[0], basic[1].reveal()) if basic else None, verify_tls=settings.verify_tls)
+        basic_auth=(basic[0], basic[1].reveal()) if basic else None, verify_tls=settings.verify_tls,
+        flavour=settings.xqueue_flavour)
     identity = ServiceIdentity(name=settings.service_name, queue=settings.queue_name)
     platform = PlatformClient(
         settings.platform_url, settings.client_id, settings.client_secret.reveal(), identity,
@@ -160,7 +161,8 @@ def build_worker(settings: Settings) -> Worker:
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
                                 modality=settings.queue_name, retry_wait=stop_event.wait)
     return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
-                  timing, stop_event=stop_event, cancel=cancel)
+                  timing, stop_event=stop_event, cancel=cancel, policy=settings.score_policy,
+                  lease_s=settings.xqueue_lease_s)
 
 
 def _handler(settings: Settings) -> tuple[Handler, Callable[[], None] | None]:

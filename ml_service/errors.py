@@ -48,7 +48,14 @@ class ConfigError(MLServiceError):
 
 
 class TransportError(MLServiceError):
-    """A server was unreachable, timed out or answered with an unusable HTTP reply."""
+    """A server was unreachable, timed out or answered with an unusable HTTP reply.
+
+    ``status`` is the HTTP status of a server error (None when no answer came).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class AuthError(MLServiceError):
@@ -60,7 +67,15 @@ class ProtocolError(MLServiceError):
 
 
 class LeaseLostError(ProtocolError):
-    """XQueue refused the result key: the submission was re-offered to another pull."""
+    """XQueue refused the result key: the submission was re-offered to another pull.
+
+    ``graded``: edx-submissions answered HTTP 500, as it does to an answer for a submission
+    already graded (with the same key: a lapsed lease does not change it).
+    """
+
+    def __init__(self, message: str, graded: bool = False) -> None:
+        self.graded = graded
+        super().__init__(message)
 
 
 class SubmissionError(MLServiceError):

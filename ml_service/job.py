@@ -32,6 +32,7 @@ class Outcome:
     result: dict[str, Any]
     msg: str
     session_id: str | None
+    note: str | None = None  # reported in the final status event (e.g. an answer not stored)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +108,7 @@ def handler_input(
         "session_id": spec.session_id,
         "modality": spec.modality or modality,
         "options": spec.options,
+        "grader": spec.grader,
         "recordings": recordings,
         "reference_photo": fetch(spec.reference_photo),
         "reference_voice": fetch(spec.reference_voice),

@@ -72,7 +72,7 @@ class JobRow:
     def pulled(self) -> Pulled:
         header = json.loads(self.header)
         return Pulled(header=self.header, submission_id=self.submission_id,
-                      submission_key=header["submission_key"], body=self.body, files=self.files)
+                      submission_key=str(header.get("submission_key") or ""), body=self.body, files=self.files)
 
 
 class Journal:

@@ -8,6 +8,7 @@ failures into :func:`error_result`. :func:`xqueue_reply` is the ``xqueue_body`` 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from enum import IntEnum
@@ -46,6 +47,7 @@ class ErrorCode(IntEnum):
     MEDIA_UNREADABLE = 8
     HANDLER_LOAD = 9
     INTERRUPTED = 10
+    NOT_STORED = 11
 
 
 @lru_cache(maxsize=None)
@@ -157,15 +159,25 @@ def error_result(
     }
 
 
-def xqueue_reply(result: Mapping[str, Any], msg: str) -> str:
-    """The put_result ``xqueue_body``: ``correct``/``score``/``msg`` for the LMS, plus ``result``."""
+def xqueue_reply(result: Mapping[str, Any], msg: str, score: float | int | None = None) -> str:
+    """The put_result ``xqueue_body``: ``correct``/``score``/``msg`` for the LMS, plus ``result``.
+
+    ``score`` is the number the server stores (``ml_service.flavour.ScorePolicy``; default:
+    the trust score). Delivery is at-least-once, so the answer carries what an LMS
+    deduplicates by: ``submission_id`` and ``session_id``, and ``answer_id``, the same for
+    every copy of the same answer.
+    """
     ok = result["error_code"] == 0
     summary = f"{len(result['violations'])} suspected violation(s), trust score {result['score']:.2f}"
     text = f"{summary}. {msg}" if ok else f"analysis failed (error {result['error_code']}): {msg}"
+    canonical = json.dumps(result, separators=(",", ":"), sort_keys=True)
     reply = {
         "correct": ok,
-        "score": result["score"],
+        "score": result["score"] if score is None else score,
         "msg": f"<p>{html.escape(text)}</p>",
         "result": result,
+        "submission_id": result.get("submission_id"),
+        "session_id": result.get("session_id"),
+        "answer_id": hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32],
     }
     return json.dumps(reply, separators=(",", ":"), sort_keys=True)

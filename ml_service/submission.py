@@ -2,9 +2,11 @@
 
 The XQueue content is three layers of JSON (see XQUEUE.md §3): a string holding an object
 whose ``xqueue_header``, ``xqueue_body`` and ``xqueue_files`` are themselves JSON strings.
-:func:`decode_pull` peels the envelope (a reply we cannot even address is a
-:class:`ProtocolError`); :func:`parse_body` reads our body format (a body we can address but
-not analyse is a :class:`SubmissionError`, answered with an error result).
+:func:`decode_pull` peels the envelope (a reply without a submission id cannot be answered
+at all: a :class:`ProtocolError`); :func:`parse_body` reads our body format (a body we can
+address but not analyse is a :class:`SubmissionError`, answered with an error result).
+Submission keys are opaque: md5 hex on openedx/xqueue, a UUID on edx-submissions; the
+header goes back verbatim, so any key the server handed out is echoed as it was.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 import jsonschema
 
 from ml_service.errors import ProtocolError, SubmissionError
+from ml_service.lms_body import find_description
 
 __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
 
-_KEY_RE = re.compile(r"^[0-9a-fA-F]{1,128}$")
+_MODALITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Pulled:
     body: str
     files: dict[str, str] = field(default_factory=dict)
     files_problem: str | None = None
+    header_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SessionSpec:
     reference_photo: str | None
     reference_voice: str | None
     recordings: list[str]
+    grader: str | None = None
 
 
 def decode_pull(content: Any) -> Pulled:
@@ -63,17 +68,18 @@ def decode_pull(content: Any) -> Pulled:
     sub_id, key = header.get("submission_id"), header.get("submission_key")
     if not _is_id(sub_id):
         raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
-    if not isinstance(key, str) or not _KEY_RE.match(key):
-        raise ProtocolError("xqueue_header has no valid submission_key")
+    key_problem = None if isinstance(key, str) and key else (
+        f"xqueue_header has no submission_key string (got {type(key).__name__}); the header is sent back as it came")
     body = outer.get("xqueue_body")
     files, problem = _decode_files(outer.get("xqueue_files", "{}"))
     return Pulled(
         header=header_text,
         submission_id=int(sub_id),
-        submission_key=key,
+        submission_key=key if isinstance(key, str) else "",
         body=body if isinstance(body, str) else json.dumps(body),
         files=files,
         files_problem=problem,
+        header_problem=key_problem,
     )
 
 
@@ -114,14 +120,14 @@ def _schema() -> dict[str, Any]:
 
 
 def parse_body(pulled: Pulled) -> SessionSpec:
-    """Read our body format; also accepts it wrapped in the LMS's ``grader_payload``."""
-    if pulled.files_problem:
-        raise SubmissionError(pulled.files_problem)
+    """Read our body format, direct or in an LMS envelope (see :mod:`ml_service.lms_body`)."""
+    if pulled.header_problem or pulled.files_problem:
+        raise SubmissionError(pulled.header_problem or pulled.files_problem or "")
     try:
         body = json.loads(pulled.body)
     except ValueError as exc:
         raise SubmissionError("xqueue_body is not valid JSON") from exc
-    body = _unwrap_lms(body)
+    body, grader = find_description(body)
     problems = [
         f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
         for e in jsonschema.Draft202012Validator(_schema()).iter_errors(body)
@@ -135,20 +141,11 @@ def parse_body(pulled: Pulled) -> SessionSpec:
     recordings = body.get("recordings") or sorted(n for n in pulled.files if n not in refs)
     return SessionSpec(
         session_id=body["session_id"],
-        modality=body.get("modality"),
+        modality=body.get("modality") or (grader if grader and _MODALITY_RE.match(grader) else None),
         options=body.get("options", {}),
         reference_photo=body.get("reference_photo"),
         reference_voice=body.get("reference_voice"),
         recordings=list(recordings),
+        grader=grader,
     )
 
-
-def _unwrap_lms(body: Any) -> Any:
-    """LMS convention: our object travels as the JSON string in ``grader_payload``."""
-    if isinstance(body, dict) and "session_id" not in body and "grader_payload" in body:
-        payload = body["grader_payload"]
-        try:
-            return json.loads(payload) if isinstance(payload, str) else payload
-        except ValueError as exc:
-            raise SubmissionError("grader_payload is not valid JSON") from exc
-    return body

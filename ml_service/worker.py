@@ -4,13 +4,15 @@
 ``run_once()``. An empty queue backs off quietly up to a cap; a server that is down backs
 off exponentially with jitter; nothing in the loop crashes the worker. Every pulled
 submission ends in one answer (a result, an error result, or a result kept in the journal
-for later delivery) and one final status event, by the structure of :meth:`Worker.process`.
+for later delivery) and one final status event, by the structure of :meth:`Worker.process`
+(a lost lease is no failure and posts none: whoever answers the submission reports it).
 ``request_stop()`` (the signal handler) lets the current job finish within the grace
 period; a job still running then is handed back, and the worker sends ``service_stopping``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,8 +24,9 @@ from ml_service.backoff import Backoff
 from ml_service.delivery import Delivered, Delivery
 from ml_service.errors import MLServiceError
 from ml_service.events import EventOutbox
+from ml_service.flavour import ScorePolicy
 from ml_service.job import Outcome
-from ml_service.journal import Journal
+from ml_service.journal import Journal, JobRow
 from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled
 from ml_service.xqueue import XQueueClient
@@ -57,13 +60,14 @@ class Worker:
     def __init__(self, xqueue: XQueueClient, queue: str, analyse: Analyse, outbox: EventOutbox,
                  journal: Journal, timing: WorkerTiming = WorkerTiming(),
                  clock: Callable[[], float] = time.monotonic, stop_event: threading.Event | None = None,
-                 wait: Callable[[float], bool] | None = None, cancel: Callable[[], None] | None = None) -> None:
+                 wait: Callable[[float], bool] | None = None, cancel: Callable[[], None] | None = None,
+                 policy: ScorePolicy = ScorePolicy(), lease_s: float | None = None) -> None:
         self.xqueue, self.queue, self.analyse, self.outbox = xqueue, queue, analyse, outbox
         self.journal, self.timing, self.clock, self.cancel = journal, timing, clock, cancel
         self.stop_event = stop_event or threading.Event()
         self._wait = wait or self.stop_event.wait
-        self.delivery = Delivery(xqueue, journal, queue, outbox, self.wait,
-                                 base_s=timing.poll_interval_s, cap_s=timing.backoff_max_s)
+        self.delivery = Delivery(xqueue, journal, queue, outbox, self.wait, base_s=timing.poll_interval_s,
+                                 cap_s=timing.backoff_max_s, policy=policy, lease_s=lease_s)
         self.idle = Backoff(timing.poll_interval_s, timing.poll_max_interval_s)
         self.trouble = Backoff(timing.poll_interval_s, timing.backoff_max_s)
         self.jobs_done = 0
@@ -135,6 +139,7 @@ class Worker:
     def process(self, pulled: Pulled, interrupted_runs: int = 0) -> None:
         """Answer one submission; always ends with exactly one final status event."""
         logger.info("Pulled submission %s from queue %s", pulled.submission_id, self.queue)
+        pulled_at = self.clock()
         self.current = pulled
         metrics.job_started(self.queue)
         outcome: Outcome | None = None
@@ -144,7 +149,8 @@ class Worker:
                                                           "queue": self.queue})
             outcome = self._outcome_for(pulled, interrupted_runs)
             if outcome is not None:
-                status = self.delivery.deliver(pulled, outcome)
+                held_s = None if interrupted_runs else self.clock() - pulled_at  # unknown after a restart
+                status = self.delivery.deliver(pulled, outcome, held_s=held_s)
         finally:
             self.current = None
             metrics.job_finished(self.queue)
@@ -153,7 +159,12 @@ class Worker:
 
     def _outcome_for(self, pulled: Pulled, interrupted_runs: int) -> Outcome | None:
         """A kept result, another worker's result, or a fresh analysis (None: handed back)."""
+        before = self.journal.get(self.queue, pulled.submission_id)
         decision, row = self.journal.begin(self.queue, pulled, live_after_s=6 * _TOUCH_S)
+        if decision == "reuse" and row is not None and _offered_again(before, pulled):
+            outcome = self.delivery.not_stored(pulled, row)
+            self.journal.computed(self.queue, pulled.submission_id, outcome.result, outcome.msg)
+            return outcome
         if decision == "reuse" and row is not None and row.result is not None:
             logger.info("Submission %s came back; answering from the journal, not re-analysing", pulled.submission_id)
             return Outcome(row.result, row.msg or "", row.result.get("session_id"))
@@ -225,8 +236,12 @@ class Worker:
                 "delivered": status.value if status else "no"}
         if outcome is not None:
             data["session_id"] = outcome.session_id
+        if outcome is not None and outcome.note:
+            data["answer_not_stored"] = outcome.note
         if outcome is not None and outcome.ok and status is Delivered.OK:
             self.outbox.post("session_processing_end", {**data, "result": outcome.result})
+        elif status is Delivered.LEASE_LOST:
+            return  # no failure: the worker that holds the submission now reports its end
         elif status is not Delivered.DEFERRED:  # a deferred delivery reports when it lands
             reason = (outcome.msg if outcome is not None and not outcome.ok
                       else status.value if status is not None else "handed back unanswered at shutdown")
@@ -257,6 +272,20 @@ def _count(queue: str, outcome: Outcome | None, status: Delivered | None) -> Non
         metrics.unanswered("handed_back", queue)
     elif status in (Delivered.REFUSED, Delivered.DEFERRED):
         metrics.unanswered(status.name.lower(), queue)
+
+
+def _offered_again(before: JobRow | None, pulled: Pulled) -> bool:
+    """The server accepted our answer, then handed the submission out again under a new key.
+
+    (The same key is a lapsed lease handed out again before our answer landed: no re-offer.)
+    """
+    if before is None or before.state != "delivered":
+        return False
+    try:
+        delivered_key = json.loads(before.header).get("submission_key")
+    except (ValueError, AttributeError):
+        return False
+    return delivered_key != pulled.submission_key
 
 
 def _interrupted(queue: str, pulled: Pulled, runs: int) -> Outcome:

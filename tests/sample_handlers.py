@@ -93,3 +93,14 @@ def pid_reporter(submission: dict[str, Any]) -> Any:
     import os
     result, _ = ok(submission)
     return result, f"pid={os.getpid()}"
+
+
+def wait_for_release(submission: dict[str, Any]) -> Any:
+    """Writes ``options.started``, then waits (up to 60 s) for the file ``options.release``."""
+    import time
+    options = submission["options"]
+    Path(options["started"]).write_text("started")
+    deadline = time.monotonic() + 60
+    while not Path(options["release"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ok(submission)

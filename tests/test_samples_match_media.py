@@ -52,9 +52,9 @@ def _outside_all(t: float, truth: list[dict], margin: float) -> bool:
 
 # name: (seconds, candidate, events), mirroring entries of webcam._SET at test length
 WEBCAM_CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
-    "leaves-then-second-near.mp4": (17, "obama", [("away", 3, 8), ("second", 10, 15, "astronaut", 110)]),
-    "dark-and-covered.webm": (13, "obama", [("dark", 2, 6), ("cover", 8, 11)]),
-    "clean.mp4": (6, "biden", []),
+    "leaves-then-second-near.mp4": (17, "astronaut", [("away", 3, 8), ("second", 10, 15, "lfw26", 110)]),
+    "dark-and-covered.webm": (13, "astronaut", [("dark", 2, 6), ("cover", 8, 11)]),
+    "clean.mp4": (6, "lfw0", []),
 }
 
 

@@ -29,7 +29,9 @@ import numpy as np
 from handlers.webcam.decode import Frame, VideoInfo, frames
 from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.identity import Encoder
+from handlers.webcam.objects import ObjectSample, ObjectScan
 from handlers.webcam.options import Options
+from handlers.webcam.person import PersonSegmenter
 from handlers.webcam.scanner import Scanner
 from handlers.webcam.small_faces import FaceBox
 
@@ -44,12 +46,15 @@ class Obs:
     dark: bool
     faces: list[FaceObs]
     look: np.ndarray | None = None  # the main face's colours (see _look)
-    extra_small: int | None = None  # faces the full-range scan found besides the main one
+    extra_small: int | None = None  # faces the full-range scan found (and confirmed) besides the main one
     extra_px: float | None = None   # the smallest of them, width in pixels
+    extra_boxes: list[FaceBox] = field(default_factory=list)
+    person: float | None = None     # share of the frame showing a person, measured when no face is found
 
     def record_extra(self, boxes: list[FaceBox]) -> None:
         self.extra_small = len(boxes)
         self.extra_px = min((b.width for b in boxes), default=None)
+        self.extra_boxes = list(boxes)
 
     @property
     def face(self) -> FaceObs | None:
@@ -65,6 +70,7 @@ class Observations:
     end_s: float = 0.0
     scans: int = 0
     segments: int = 1  # time segments analysed in parallel processes (segments.py)
+    objects: list[ObjectSample] = field(default_factory=list)  # object detector runs (objects.py)
 
 
 _LOOK_JUMP = 0.15  # relative change of a colour channel of the face that asks for an embedding
@@ -103,7 +109,12 @@ class _Pass:
         # VIDEO mode's tracking carries a stale region across the gaps between samples and
         # then misplaces the lips (measured: a closed mouth read as open after a head turn)
         self.scout, self.dense = Landmarker(1, video=False), Landmarker(1, video=False)
+        # a person without a face (turned away, head out of frame) is not an absence (person.py);
+        # a face too small or dim for the landmarker is looked for again first (Scanner.rescue)
+        self.segmenters = {id(self.scout): PersonSegmenter(), id(self.dense): PersonSegmenter()}
         self.scanner = Scanner(opts)
+        self.rescuers = {id(self.scout): self.scanner, id(self.dense): Scanner(opts)}
+        self.objects = ObjectScan(opts)
         self.encoder = Encoder()
         self.dense_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-dense")
         self.identity_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcam-identity")
@@ -137,8 +148,11 @@ class _Pass:
             self.identity_pool.shutdown(wait=True)
             self.scout.close()
             self.dense.close()
+            for scanner in self.rescuers.values():
+                scanner.confirmer.close()
         self.out.embeddings = [(t, f.result()) for t, f in self.embeddings]
         self.out.scans = self.scanner.scans
+        self.out.objects = self.objects.samples
         self.out.obs.sort(key=lambda o: o.t)
         if self.info.duration_s and end_s is None:
             self.out.end_s = max(self.out.end_s, self.info.duration_s)
@@ -154,6 +168,9 @@ class _Pass:
             self.scanner.maybe_scan(frame.t, frame.luma, rgb, obs.face, obs.record_extra)
         self._finish()
         prev, job = self.prev, None
+        if rgb is not None:  # objects.py: sparse, and at changes the scout pass finds
+            self.objects.maybe_scan(frame.t, rgb, obs.face.box if obs.face else None,
+                                    prev is not None and _changed(prev, obs), frame.luma)
         mouth = prev is not None and (self._talky(prev, obs) or self._mouth_moved(prev, buffer, frame))
         if prev is not None and buffer and (mouth or _changed(prev, obs)):
             todo = (self.prev_buffer[1::2] + buffer) if mouth else buffer[1::2]
@@ -217,8 +234,10 @@ class _Pass:
         if dark:
             return Obs(frame.t, dense, True, []), None
         rgb = frame.rgb()
-        faces = model.detect(rgb, frame.t)
-        return Obs(frame.t, dense, False, faces, _look(rgb, faces[0]) if faces else None), rgb
+        faces = model.detect(rgb, frame.t) or self.rescuers[id(model)].rescue(rgb)
+        if not faces:
+            return Obs(frame.t, dense, False, [], person=self.segmenters[id(model)].share(rgb)), rgb
+        return Obs(frame.t, dense, False, faces, _look(rgb, faces[0])), rgb
 
     def _identity(self, block: list[Obs], obs: Obs, rgb: np.ndarray) -> None:
         """Start a new track after an absence or a jump; embed settled frontal faces at a

@@ -45,13 +45,24 @@ class Options:
     # expressions
     smile_delta: float = 0.45
     surprise_score: float = 0.5
-    expression_min_s: float = 1.5
+    expression_min_s: float = 3.0
     # camera
     dark_luma: float = 30.0              # mean luma (0-255) below this is dark
     uniform_luma_std: float = 8.0        # luma std below this is a covered / uniform view
     camera_dark_min_s: float = 2.0
     # intervals
     merge_gap_s: float = 1.5             # two events of one type closer than this merge
+    # objects (objects.py): phones, books, second screens, people whose face is not seen
+    object_scan_s: float = 8.0           # detector period while nothing changes ...
+    object_change_scan_s: float = 4.0    # ... at a changed scout sample, at most this often
+    object_min_hits: float = 2.0         # detector scans within one interval that must see the object
+    object_min_s: float = 1.5            # shortest reported object interval
+    object_min_area: float = 0.01        # book / screen box, share of the frame
+    phone_min_score: float = 0.5
+    book_min_score: float = 0.3
+    screen_min_score: float = 0.4
+    person_min_score: float = 0.6
+    person_min_height: float = 0.25      # person box height, share of the frame height
 
     @classmethod
     def from_submission(cls, options: Mapping[str, Any] | None) -> "Options":

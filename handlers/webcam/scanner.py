@@ -10,21 +10,27 @@ scout sample. :class:`Scanner` scans
 - at every scout sample while an extra face is seen, with a lower score (hysteresis),
 - and, when a new extra face appears, backwards over the few scout frames kept since the
   previous scan, so its start is known to one scout interval.
+
+A candidate counts only when the FaceLandmarker, run on the candidate's region enlarged to
+~160 px, finds a face with landmarks there (:class:`Confirmer`): a shadow, a picture's
+texture or a poster's pattern that fooled the detector is dropped. checks.py then also asks
+for two samples in a row.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from handlers.webcam.faces import FaceObs
+from handlers.webcam.faces import FaceObs, Landmarker
 from handlers.webcam.options import Options
 from handlers.webcam.small_faces import FaceBox, SmallFaceDetector
 
-__all__ = ["Scanner"]
+__all__ = ["Confirmer", "Scanner"]
 
 _CELL = 40       # px: the room is compared in cells of this size ...
 _CHANGE = 0.06   # ... whose exposure-normalised mean luma moved by this much
@@ -48,12 +54,53 @@ def _centre_in(box: FaceBox, main: FaceBox) -> bool:
     return main.x0 <= cx <= main.x1 and main.y0 <= cy <= main.y1
 
 
+class Confirmer:
+    """A second look at a candidate face: the FaceLandmarker on the enlarged region around it."""
+
+    def __init__(self) -> None:
+        self.model = Landmarker(1, video=False)
+
+    def is_face(self, rgb: np.ndarray, box: FaceBox) -> bool:
+        return self.find(rgb, box) is not None
+
+    def find(self, rgb: np.ndarray, box: FaceBox) -> FaceObs | None:
+        """The landmarked face at ``box`` (frame coordinates), or None."""
+        h, w = rgb.shape[:2]
+        side = 1.8 * max(box.width, box.y1 - box.y0)
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        scale = 288 / max(x1 - x0, y1 - y0)
+        crop = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        for f in self.model.detect(crop):
+            mapped = _to_frame(f, scale, x0, y0)
+            if abs(mapped.centre[0] - cx) < box.width * 0.6 and abs(mapped.centre[1] - cy) < box.width * 0.6:
+                return mapped
+        return None
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def _to_frame(face: FaceObs, scale: float, x0: float, y0: float) -> FaceObs:
+    """A face found on an enlarged crop, in the frame's pixels (angles and scores unchanged)."""
+    def back(x: float, y: float) -> tuple[float, float]:
+        return x / scale + x0, y / scale + y0
+
+    (bx0, by0), (bx1, by1) = back(*face.box[:2]), back(*face.box[2:])
+    return replace(face, box=(bx0, by0, bx1, by1), points5=tuple(back(x, y) for x, y in face.points5))
+
+
 class Scanner:
     """Decides when to scan a scout frame and counts the faces besides the main one."""
 
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.detector = SmallFaceDetector(opts.small_face_min_score)
+        self.confirmer = Confirmer()
+        self.confirmed: list[FaceBox] = []
         self.scans = 0
         self.last_t = -1e9
         self.last_room: np.ndarray | None = None
@@ -86,7 +133,19 @@ class Scanner:
         if main is not None:
             mb = FaceBox(*main.box, 1.0)
             boxes = [b for b in boxes if b.iou(mb) < 0.2 and not _centre_in(b, mb)]
-        return boxes
+        # a face confirmed at the last scan is followed there without a new confirmation
+        kept = [b for b in boxes if any(b.iou(c) > 0.3 for c in self.confirmed) or self.confirmer.is_face(rgb, b)]
+        self.confirmed = kept
+        return kept
+
+    def rescue(self, rgb: np.ndarray) -> list[FaceObs]:
+        """A face the landmarker missed on the whole frame (small, distant, dim): the full-range
+        detector's best box, landmarked on its enlarged region; [] when there is none."""
+        for box in sorted(self.detector.detect(rgb), key=lambda b: -b.score)[:1]:
+            face = self.confirmer.find(rgb, box)
+            if face is not None:
+                return [face]
+        return []
 
     def _room_changed(self, room: np.ndarray, face: FaceObs | None) -> bool:
         if self.last_room is None:

@@ -158,6 +158,7 @@ def join(parts: list[Observations], cuts: list[float]) -> Observations:
         out.obs.extend(o for o in part.obs if o.t > last_t)
         out.light.extend(x for x in part.light if x[0] >= cut_before)
         out.embeddings.extend(e for e in part.embeddings if e[0] > last_t)
+        out.objects.extend(o for o in part.objects if o.t > last_t)
         out.frames_received += part.frames_received
         out.scans += part.scans
         out.end_s = max(out.end_s, part.end_s)

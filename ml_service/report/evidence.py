@@ -1,7 +1,11 @@
 """Evidence thumbnails: what the recording shows at each violation's start, inlined.
 
 For a recording with a video stream, :func:`frame_data_uri` asks ffmpeg for the frame at the
-violation's start, scaled to :data:`THUMB_WIDTH` px, as a base64 ``data:image/jpeg`` URI. For
+violation's start, scaled to :data:`THUMB_WIDTH` px, as a base64 ``data:image/jpeg`` URI. When the
+violation's ``details.evidence`` names a moment and the boxes seen then (``{"t": s, "boxes":
+[{"box": [x0, y0, x1, y1], "label": "other face"}]}``, in video pixels), that frame is shown with
+every box drawn: what was counted, so a phantom is visible as such. A detected object's
+``details.frame_s`` and ``details.box`` are shown the same way. For
 audio, :func:`waveform_svg` draws a small inline SVG of the samples from
 :data:`WAVE_BEFORE_S` before the start to :data:`WAVE_AFTER_S` after it, with the violation
 shaded. Nothing here raises for bad media: a thumbnail that cannot be made is ``None``.
@@ -22,6 +26,7 @@ from typing import Any
 from ml_service.media_probe import probe
 
 __all__ = [
+    "BOX_COLOURS",
     "MAX_THUMBS",
     "THUMB_WIDTH",
     "WAVE_AFTER_S",
@@ -60,10 +65,12 @@ def _snippets(items: Iterable[tuple[int, Any]], media: Path, kinds: set[Any],
               duration: float | None) -> Iterator[tuple[int, str]]:
     for index, violation in items:
         start = float(violation["start_s"])
+        evidence = (violation.get("details") or {}).get("evidence") or {}
         if "video" in kinds:
-            uri = frame_data_uri(media, _clamp(start, duration))
+            at, boxes = _evidence_frame(violation, evidence, start)
+            uri = frame_data_uri(media, _clamp(at, duration), boxes)
             snippet = None if uri is None else (
-                f'<img class="thumb" alt="frame at {start:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
+                f'<img class="thumb" alt="frame at {at:.1f} s" width="{THUMB_WIDTH}" src="{uri}">')
         elif "audio" in kinds:
             snippet = waveform_svg(media, start, float(violation["end_s"]))
         else:
@@ -79,13 +86,44 @@ def _clamp(t: float, duration: float | None) -> float:
     return max(0.0, t)
 
 
-def frame_data_uri(media: Path, t: float) -> str | None:
-    """The frame at ``t`` seconds, :data:`THUMB_WIDTH` px wide, as a JPEG ``data:`` URI."""
+BOX_COLOURS = {"face": "0x3cb44b", "other face": "0xe6194b", "not matching": "0xf58231", "object": "0xff0000"}
+
+
+def _evidence_frame(violation: Mapping[str, Any], evidence: Mapping[str, Any],
+                    start: float) -> tuple[float, list[dict[str, Any]]]:
+    """The moment and boxes to show: ``details.evidence``, else a detected object's
+    ``details.frame_s`` and ``details.box`` (x0, y0, x1, y1 in frame pixels), else the start."""
+    details = violation.get("details") or {}
+    box, at = details.get("box"), details.get("frame_s")
+    try:
+        if evidence:
+            return float(evidence.get("t", start)), list(evidence.get("boxes") or [])
+        if box is not None and at is not None and len(box) == 4:
+            return float(at), [{"box": [float(v) for v in box], "label": "object"}]
+    except (TypeError, ValueError):
+        pass
+    return start, []
+
+
+def frame_data_uri(media: Path, t: float, boxes: list[dict[str, Any]] | None = None) -> str | None:
+    """The frame at ``t`` seconds, :data:`THUMB_WIDTH` px wide, as a JPEG ``data:`` URI, with
+    ``boxes`` (video pixels; colour by ``label``: :data:`BOX_COLOURS`) drawn on it."""
+    draw = "".join(_drawbox(b) for b in boxes or [])
     data = _ffmpeg(["-ss", f"{t:.3f}", "-i", _target(media), "-frames:v", "1",
-                    "-vf", f"scale={THUMB_WIDTH}:-2", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "6"])
+                    "-vf", f"{draw}scale={THUMB_WIDTH}:-2", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "6"])
     if not data.startswith(b"\xff\xd8"):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _drawbox(item: dict[str, Any]) -> str:
+    """One ffmpeg ``drawbox`` (4 px, in the label's colour) for a box item; '' if malformed."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in item["box"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    colour = BOX_COLOURS.get(str(item.get("label")), "0xffe119")
+    return f"drawbox=x={x0:.0f}:y={y0:.0f}:w={max(1.0, x1 - x0):.0f}:h={max(1.0, y1 - y0):.0f}:color={colour}:t=4,"
 
 
 def waveform_svg(media: Path, start_s: float, end_s: float) -> str | None:

@@ -233,6 +233,7 @@ def _details(details: Mapping[str, Any]) -> str:
 _FOOTER = ("<footer><p>Times are seconds from the start of each modality's recording. The trust score is 1 "
            "when nothing is suspicious and falls with the confidence-weighted share of suspicious time; "
            "a failed analysis scores 0. Bar opacity in the timelines follows confidence; a bar links to its "
-           "row. Evidence is the recording at each violation's start: a frame for video, the waveform from "
+           "row. Evidence is the recording at each violation's start: a frame for video (for a detected object, "
+           "the frame it was seen in, its box in red), the waveform from "
            "2 s before to 4 s after for audio (violation shaded). Suspected violations need a human's "
            "judgement.</p></footer>")

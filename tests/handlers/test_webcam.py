@@ -23,16 +23,16 @@ from ml_service.samples import webcam as clips
 
 # name: (seconds, candidate, events); events as in ml_service.samples.webcam
 CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
-    "presence.mp4": (16, "obama", [("away", 4, 10)]),
-    "clean.webm": (12, "obama", []),
-    "wrong-person.mp4": (8, "biden", []),
-    "replaced.mp4": (18, "biden", [("swap", 5, 13, "obama")]),
-    "switched.mp4": (18, "obama", [("switch", 6, 14, "biden")]),
-    "second-far.mp4": (16, "obama", [("second", 4, 11, "biden", 40)]),
-    "pose.mp4": (18, "obama", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)]),
-    "talking.mp4": (14, "biden", [("talk", 4, 10)]),
-    "dark.mp4": (14, "obama", [("dark", 3, 7), ("cover", 9, 12)]),
-    "expressions.mp4": (16, "biden", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
+    "presence.mp4": (16, "astronaut", [("away", 4, 10)]),
+    "clean.webm": (12, "astronaut", []),
+    "wrong-person.mp4": (8, "lfw0", []),
+    "replaced.mp4": (18, "lfw0", [("swap", 5, 13, "astronaut")]),
+    "switched.mp4": (18, "astronaut", [("switch", 6, 14, "lfw0")]),
+    "second-far.mp4": (16, "astronaut", [("second", 4, 11, "lfw0", 40)]),
+    "pose.mp4": (18, "astronaut", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)]),
+    "talking.mp4": (14, "astronaut", [("talk", 4, 10)]),
+    "dark.mp4": (14, "astronaut", [("dark", 3, 7), ("cover", 9, 12)]),
+    "expressions.mp4": (16, "lfw0", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
 }
 
 
@@ -98,7 +98,7 @@ def _one(result: dict, kind: str, start: float, end: float, min_iou: float = 0.7
 
 
 def test_clean_clip_with_matching_reference_has_no_violation(media):
-    result = _run(media, "clean.webm", reference="obama2")
+    result = _run(media, "clean.webm", reference="astronaut2")
     assert result["violations"] == [] and result["score"] == 1.0
     assert result["media"]["reference_photo_used"] is True
     assert result["media"]["files"][0]["codec"] == "vp8"
@@ -111,7 +111,7 @@ def test_face_absent_interval(media):
 
 
 def test_identity_mismatch_against_someone_elses_photo(media):
-    result = _run(media, "wrong-person.mp4", reference="obama2")
+    result = _run(media, "wrong-person.mp4", reference="astronaut2")
     v = _one(result, "identity_mismatch", 0, 8, 0.8)
     assert v["details"]["distance"] > 0.6
     assert _types(result) == ["identity_mismatch"]

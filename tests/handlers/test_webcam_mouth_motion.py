@@ -17,7 +17,7 @@ from ml_service.samples import webcam as clips
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # calm 0-6 s, talking 6-12 s, head turned 14-18 s
     events = [("talk", 6, 12), ("yaw", 14, 18, 40)]
-    return clips.make_clip(tmp_path_factory.mktemp("mouth") / "m.mp4", 20, events, who="biden", seed=3)[0]
+    return clips.make_clip(tmp_path_factory.mktemp("mouth") / "m.mp4", 20, events, who="astronaut", seed=3)[0]
 
 
 def _blocks(clip: Path) -> dict[float, bool]:

@@ -27,13 +27,13 @@ from ml_service.samples import webcam as clips
 
 ROOT = Path(__file__).resolve().parents[2]
 # events straddle the cut at 21 s (away), sit just after it (talk) and well before it (second)
-EVENTS = [("second", 4, 10, "biden", 40), ("away", 17, 25), ("talk", 28, 35)]
+EVENTS = [("second", 4, 10, "lfw0", 40), ("away", 17, 25), ("talk", 28, 35)]
 TRUTH = {"multiple_faces": (4, 10), "face_absent": (17, 25), "talking": (28, 35)}
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return clips.make_clip(tmp_path_factory.mktemp("segments") / "cut.mp4", 42, EVENTS, who="obama", seed=5)[0]
+    return clips.make_clip(tmp_path_factory.mktemp("segments") / "cut.mp4", 42, EVENTS, who="astronaut", seed=5)[0]
 
 
 def test_plan_cuts_long_recordings_into_one_segment_per_worker():

@@ -1,0 +1,142 @@
+"""Phones on real webcam frames: a person holding a phone, a wallet and an earbud case.
+
+    python bench/webcam_objects_real.py [--sources DIR] [--out DIR] [--hold-s 0.5]
+
+The frames are the Roboflow Universe dataset 'detection-necem' (CC BY 4.0; classes airpods,
+phone, wallet), committed in the public repository aitkherimed1228/Yolov10_project: one
+person at his webcam, ~205 consecutive captures (``opencv_frame_<n>``), stretched to
+640x640 by the export (here stretched back to 640x480). Read from a local git copy found as
+in :mod:`ml_service.realsets`; nothing is downloaded, and the bench says so when the copy is
+missing (exit 1).
+
+Two measures, printed as JSON lines:
+
+- per frame: the detector's best ``cell phone`` score, against the frame's label (phone /
+  wallet / earbud case), at the handler's ``phone_min_score`` and below;
+- per clip: the frames in order, each held ``--hold-s``, encoded as H.264 and analysed by the
+  webcam handler; ``phone_visible`` scored against the phone frames' runs
+  (:mod:`ml_service.evaluation`), and its alarms on the wallet and earbud-case parts counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ml_service.realsets import find_source, source_roots  # noqa: E402
+
+REPO = "aitkherimed1228/Yolov10_project"
+COMMIT = "9b895c03691c7cd70d7005fbf48403476f22458f"
+CLASSES = ("earbuds", "phone", "wallet")
+_FRAME = re.compile(r"opencv_frame_(\d+)_png")
+
+
+def _git(git_dir: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "--git-dir", str(git_dir), *args], capture_output=True, check=True).stdout
+
+
+def frames(git_dir: Path) -> list[tuple[int, str, np.ndarray]]:
+    """(capture number, label, 640x480 BGR frame), one per capture, in order."""
+    names = _git(git_dir, "ls-tree", "-r", "--name-only", COMMIT, "detection-2").decode().splitlines()
+    chosen: dict[int, str] = {}
+    for path in sorted(n for n in names if "/images/" in n and n.endswith(".jpg")):
+        n = int(_FRAME.search(path).group(1))
+        if n not in chosen or "/train/" in chosen[n]:  # prefer the un-augmented valid/test copy
+            chosen[n] = path
+    out = []
+    for n, path in sorted(chosen.items()):
+        label_path = path.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
+        rows = _git(git_dir, "show", f"{COMMIT}:{label_path}").decode().split("\n")
+        kinds = {CLASSES[int(r.split()[0])] for r in rows if r.strip()}
+        label = "phone" if "phone" in kinds else "wallet" if "wallet" in kinds else "earbuds" if kinds else "none"
+        img = cv2.imdecode(np.frombuffer(_git(git_dir, "show", f"{COMMIT}:{path}"), np.uint8), cv2.IMREAD_COLOR)
+        out.append((n, label, cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA)))
+    return out
+
+
+def per_frame(items: list[tuple[int, str, np.ndarray]]) -> list[dict]:
+    from handlers.webcam.detector import ObjectDetector
+
+    detector = ObjectDetector(0.1)
+    best = [(label, max((d.score for d in detector.detect(img) if d.label == "cell phone"), default=0.0))
+            for _, label, img in items]
+    records = []
+    for threshold in (0.3, 0.4, 0.5, 0.6):
+        counts = Counter(label for label, score in best if score >= threshold)
+        totals = Counter(label for label, _ in best)
+        records.append({"record": "per_frame", "threshold": threshold,
+                        **{f"{k}_frames": totals[k] for k in sorted(totals)},
+                        **{f"{k}_called_phone": counts[k] for k in sorted(totals)}})
+    return records
+
+
+def per_clip(items: list[tuple[int, str, np.ndarray]], out_dir: Path, hold_s: float) -> dict:
+    from handlers.webcam.webcam import process
+    from ml_service.samples._media import encode_frames
+
+    fps, repeat = 15, max(1, round(15 * hold_s))
+    path = out_dir / "webcam-real-phone-wallet-earbuds.mp4"
+    stream = (cv2.cvtColor(img, cv2.COLOR_BGR2RGB) for _, _, img in items for _ in range(repeat))
+    encode_frames(path, stream, (640, 480), fps, "rgb24", ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "1M",
+                                                         "-pix_fmt", "yuv420p", "-g", "150"])
+    step = repeat / fps
+    parts = _runs([label for _, label, _ in items], step)
+    result, _ = process({"recordings": [{"path": str(path)}], "options": {}})
+    found = [v for v in result["violations"] if v["type"] == "phone_visible"]
+    return {"record": "clip", "seconds": round(len(items) * step, 1), "parts": parts,
+            "phone_visible": [(v["start_s"], v["end_s"], v["details"]["score"]) for v in found],
+            "alarms_on_other_parts": {k: sum(1 for v in found if _inside(v, parts, k)) for k in ("wallet", "earbuds")},
+            "phone_parts_found": sum(1 for p in parts if p[2] == "phone" and any(
+                v["start_s"] < p[1] and v["end_s"] > p[0] for v in found)),
+            "phone_parts": sum(1 for p in parts if p[2] == "phone")}
+
+
+def _runs(labels: list[str], step: float) -> list[tuple[float, float, str]]:
+    runs: list[tuple[float, float, str]] = []
+    for i, label in enumerate(labels):
+        if runs and runs[-1][2] == label:
+            runs[-1] = (runs[-1][0], round((i + 1) * step, 2), label)
+        else:
+            runs.append((round(i * step, 2), round((i + 1) * step, 2), label))
+    return runs
+
+
+def _inside(v: dict, parts: list[tuple[float, float, str]], kind: str) -> bool:
+    mid = (v["start_s"] + v["end_s"]) / 2
+    return any(p[2] == kind and p[0] <= mid <= p[1] for p in parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sources", default=None, help="folders with local git copies (ML_REALDATA_SOURCES)")
+    parser.add_argument("--out", type=Path, default=None, help="where the clip is written (default: a temp dir)")
+    parser.add_argument("--hold-s", type=float, default=0.5, help="how long each capture is shown in the clip")
+    args = parser.parse_args(argv)
+    git_dir = find_source(REPO, source_roots({"ML_REALDATA_SOURCES": args.sources} if args.sources else None))
+    if git_dir is None:
+        print(json.dumps({"record": "unavailable", "error": f"{REPO} not found (clone it under a source folder)"}))
+        return 1
+    items = frames(git_dir)
+    for record in per_frame(items):
+        print(json.dumps(record), flush=True)
+    with tempfile.TemporaryDirectory(prefix="webcam-objects-real-") as tmp:
+        out_dir = args.out or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(per_clip(items, out_dir, args.hold_s)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
