@@ -40,6 +40,7 @@ ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``f
 ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
 ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
 ML_MEDIA_DEADLINE_S        900       longest time one media file's download may take (all attempts)
+ML_MEDIA_MAX_DURATION_S    per modality  longest accepted recording (s): audio 9000, others 14400
 ML_METRICS_PORT            9400      /metrics and /healthz port: N, a range N-M (first free), or 0 (off)
 ML_METRICS_ADDR            0.0.0.0   address the metrics server binds
 ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
@@ -70,6 +71,9 @@ __all__ = ["Secret", "Settings", "load_environ"]
 
 # Resident-memory caps of the handler process by queue (MB); others get 2048.
 MEMORY_DEFAULTS_MB = {"webcam": 2048.0, "screencast": 1536.0, "audio": 1536.0, "keystrokes": 512.0, "debug": 512.0}
+# Longest accepted recording by queue (s); others get 4 h. The audio handler holds the whole
+# recording: 3 h of (generated) audio peaked at 1.53 GB against its 1.5 GB cap.
+DURATION_DEFAULTS_S = {"audio": 9000.0}
 SECRET_VARS = ("ML_XQUEUE_AUTH", "ML_CLIENT_SECRET", "ML_XQUEUE_BASIC_AUTH")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -146,6 +150,7 @@ class Settings:
     max_runs: int = 3
     media_timeout_s: float = 30.0
     media_deadline_s: float = 900.0
+    media_max_duration_s: float = 14400.0
     metrics_ports: tuple[int, ...] = (9400,)
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address
 
@@ -220,6 +225,7 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "max_runs": r.integer("ML_MAX_RUNS", 3),
         "media_timeout_s": r.number("ML_MEDIA_TIMEOUT_S", 30.0),
         "media_deadline_s": r.number("ML_MEDIA_DEADLINE_S", 900.0),
+        "media_max_duration_s": r.number("ML_MEDIA_MAX_DURATION_S", DURATION_DEFAULTS_S.get(queue or "", 14400.0)),
         "metrics_ports": r.ports("ML_METRICS_PORT", (9400,)),
         "metrics_addr": r.text("ML_METRICS_ADDR", required=False) or "0.0.0.0",  # noqa: S104
     }

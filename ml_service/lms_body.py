@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ml_service import bounded
 from ml_service.errors import SubmissionError
 
 __all__ = ["find_description"]
@@ -51,7 +52,9 @@ def _decode(value: Any, name: str) -> tuple[Any, str]:
         return None, f"{name} is empty"
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = bounded.loads(value, name)
+        except bounded.JSONLimitError as exc:
+            raise SubmissionError(str(exc)) from exc
         except ValueError:
             return None, f"{name} is not JSON ({_excerpt(value)})"
     if not isinstance(value, dict):

@@ -16,7 +16,7 @@ Metrics, each with the label ``modality`` (the queue the worker serves)::
     ml_service_submissions_pulled_total
     ml_service_submissions_answered_total{error_code}   results XQueue accepted (0 = success)
     ml_service_submissions_failed_total{error_code}     the answered ones with error_code != 0
-    ml_service_submissions_unanswered_total{reason}     handed_back | refused | deferred
+    ml_service_submissions_unanswered_total{reason}     handed_back | refused | deferred | unanswerable
     ml_service_lease_lost_total
     ml_service_answers_not_stored_total                 answers XQueue accepted, then offered again
     ml_service_processing_seconds                       histogram of answered jobs
@@ -189,7 +189,8 @@ def answered(error_code: int, seconds: float, modality: str) -> None:
 
 
 def unanswered(reason: str, modality: str) -> None:
-    """A pulled submission got no answer now: ``handed_back``, ``refused`` or ``deferred``."""
+    """A pulled submission got no answer now: ``handed_back``, ``refused``, ``deferred`` or
+    ``unanswerable`` (no usable id or key; counted once per submission)."""
     default().unanswered.labels(modality, reason).inc()
 
 

@@ -21,8 +21,9 @@ from typing import Callable
 
 from ml_service import metrics
 from ml_service.backoff import Backoff
+from ml_service.bounded import clamp
 from ml_service.delivery import Delivered, Delivery
-from ml_service.errors import MLServiceError
+from ml_service.errors import MLServiceError, UnanswerableError
 from ml_service.events import EventOutbox
 from ml_service.flavour import ScorePolicy
 from ml_service.job import Outcome
@@ -52,6 +53,7 @@ class WorkerTiming:
     rerun_interrupted: bool = True
     max_runs: int = 3
     wait_for_other_s: float = 600.0
+    events_drain_s: float = 5.0  # at stop, how long unsent status events may still take
 
 
 class Worker:
@@ -73,6 +75,7 @@ class Worker:
         self.jobs_done = 0
         self.current: Pulled | None = None
         self._last_heartbeat = float("-inf")
+        self._unanswerable: dict[str, None] = {}  # fingerprints already reported, oldest first
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current job (safe from a signal handler)."""
@@ -84,12 +87,13 @@ class Worker:
 
     def run(self, max_jobs: int | None = None, burst: bool = False) -> int:
         """Loop until stopped (or ``max_jobs`` done, or the queue is empty in burst mode)."""
+        self.outbox.start()
         self.outbox.post("service_started", {"queue": self.queue})
         try:
             self.recover()
             while not self.stop_event.is_set():
                 self.maybe_heartbeat()
-                self.outbox.flush()
+                self.outbox.kick()
                 self.delivery.retry_due()
                 worked = self.run_once()
                 if max_jobs is not None and self.jobs_done >= max_jobs:
@@ -98,6 +102,7 @@ class Worker:
                     break
         finally:
             self.outbox.post("service_stopping", {"queue": self.queue, "jobs_done": self.jobs_done})
+            self.outbox.stop(drain_s=self.timing.events_drain_s)
             logger.info("Worker for queue %s stopped after %d job(s)", self.queue, self.jobs_done)
         return self.jobs_done
 
@@ -115,9 +120,14 @@ class Worker:
         return self.timing.rerun_interrupted and runs < self.timing.max_runs
 
     def run_once(self) -> bool:
-        """One poll; True if a submission was processed, False if idle or in trouble."""
+        """One poll; True if a submission was pulled, False if idle or in trouble."""
         try:
             pulled = self.xqueue.get_submission(self.queue)
+        except UnanswerableError as exc:  # the server is fine; this one submission is not
+            self.trouble.reset()
+            metrics.poll_ok(self.queue)
+            self._report_unanswerable(exc)
+            return True
         except MLServiceError as exc:
             metrics.poll_failed(self.queue)
             delay = self.trouble.next_delay()
@@ -226,9 +236,24 @@ class Worker:
             box.append(self.analyse(pulled))
         except Exception as exc:  # noqa: BLE001 - the submission must still be answered
             logger.exception("Internal error while analysing submission %s", pulled.submission_id)
-            msg = f"internal error in ml-service: {type(exc).__name__}: {exc}"
+            msg = clamp(f"internal error in ml-service: {type(exc).__name__}: {exc}")
             result = error_result(self.queue, ErrorCode.HANDLER_CRASHED, msg)
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
+
+    def _report_unanswerable(self, exc: UnanswerableError) -> None:
+        """Once per submission (XQueue re-offers it after every lease): a warning, a metric, an event."""
+        if exc.fingerprint in self._unanswerable:
+            logger.debug("Submission %s came back, still unanswerable", exc.fingerprint)
+            return
+        self._unanswerable[exc.fingerprint] = None
+        while len(self._unanswerable) > 1000:
+            self._unanswerable.pop(next(iter(self._unanswerable)))
+        metrics.unanswered("unanswerable", self.queue)
+        logger.warning("Queue %s handed out a submission that cannot be answered (%s); it is reported "
+                       "once as %s and ignored when it comes back", self.queue, exc, exc.fingerprint)
+        self.outbox.post("session_processing_failed", {"queue": self.queue, "submission_id": None,
+                                                       "unanswerable": True, "fingerprint": exc.fingerprint,
+                                                       "error_code": None, "reason": str(exc)})
 
     def _final_event(self, pulled: Pulled, outcome: Outcome | None, status: Delivered | None) -> None:
         _count(self.queue, outcome, status)

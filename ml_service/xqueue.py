@@ -4,7 +4,8 @@ Django session login (with the CSRF handshake the edx-submissions successor want
 ``get_queuelen``, ``get_submission`` and ``put_result``. Redirects are never followed: a
 301/302/401/403 means the session was lost, so the client logs in once more and retries
 once; a second refusal raises :class:`AuthError`. Bodies are parsed as JSON whatever the
-Content-Type says. Every failure is raised as one of ``ml_service.errors``.
+Content-Type says, and read at most 8 MiB (decompressed) of any reply. Every failure is raised
+as one of ``ml_service.errors``.
 
 The same client speaks to openedx/xqueue and to edx-submissions' XQueue API
 (:mod:`ml_service.flavour`); unless configured, the flavour is told apart by the answer to
@@ -13,16 +14,18 @@ the login page's GET, at the first login.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
+from ml_service import bounded
+from ml_service.bounded import excerpt
 from ml_service.errors import AuthError, LeaseLostError, ProtocolError, TransportError
 from ml_service.flavour import Flavour, detect
-from ml_service.submission import Pulled, decode_pull
+from ml_service.submission import REPLY_MAX_CHARS, Pulled, decode_pull
 
 __all__ = ["Reply", "XQueueClient"]
 
@@ -88,7 +91,7 @@ class XQueueClient:
         reply = self._parse(response, "login")
         if response.status_code in _SESSION_LOST or not reply.ok:
             self.logged_in = False
-            raise AuthError(f"XQueue login as {self._username!r} refused: {reply.content}")
+            raise AuthError(f"XQueue login as {self._username!r} refused: {excerpt(reply.content)}")
         self.logged_in = True
         logger.info("Logged in to XQueue at %s as %s", self.base_url, self._username)
 
@@ -115,11 +118,11 @@ class XQueueClient:
             raise ProtocolError("edx-submissions has no get_queuelen")
         reply = self._call("GET", "get_queuelen", params={"queue_name": queue})
         if not reply.ok:
-            raise ProtocolError(f"get_queuelen for {queue!r} failed: {reply.content}")
+            raise ProtocolError(f"get_queuelen for {queue!r} failed: {excerpt(reply.content)}")
         try:
             return int(reply.content)
         except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"get_queuelen returned a non-number: {reply.content!r}") from exc
+            raise ProtocolError(f"get_queuelen returned a non-number: {excerpt(reply.content)}") from exc
 
     def get_submission(self, queue: str) -> Pulled | None:
         """Pull the oldest waiting submission, or ``None`` if the queue is empty."""
@@ -129,7 +132,7 @@ class XQueueClient:
         text = str(reply.content)
         if text == f"Queue '{queue}' is empty":
             return None
-        raise ProtocolError(f"get_submission from {queue!r} failed: {text}")
+        raise ProtocolError(f"get_submission from {queue!r} failed: {excerpt(text)}")
 
     def put_result(self, header: str, body: str) -> None:
         """Send a result; :class:`LeaseLostError` if the key was superseded by a re-pull."""
@@ -144,7 +147,7 @@ class XQueueClient:
             return
         if reply.content == "Incorrect key for submission":
             raise LeaseLostError("XQueue refused the result: Incorrect key for submission")
-        raise ProtocolError(f"put_result failed: {reply.content}")
+        raise ProtocolError(f"put_result failed: {excerpt(reply.content)}")
 
     def _call(self, method: str, action: str, timeout: float | None = None, **kwargs: Any) -> Reply:
         """A protected call: log in first if needed; on a lost session log in once and retry."""
@@ -167,7 +170,7 @@ class XQueueClient:
     def _session_lost(response: requests.Response) -> bool:
         """Redirect to login, 401/403, or a "login_required" reply; a wrong key is not one."""
         try:
-            content = response.json().get("content")
+            content = bounded.loads(response.text, "XQueue reply", REPLY_MAX_CHARS).get("content")
         except (ValueError, AttributeError):
             content = None
         if content == "Incorrect key for submission":
@@ -182,17 +185,23 @@ class XQueueClient:
             if token:
                 headers["X-CSRFToken"] = token
         try:
-            return self.http.request(method, self.url(action), headers=headers,
-                                     allow_redirects=False, **kwargs)
+            response = self.http.request(method, self.url(action), headers=headers,
+                                         allow_redirects=False, stream=True, **kwargs)
+            complete = bounded.read_capped(response, REPLY_MAX_CHARS)
         except requests.RequestException as exc:
             raise TransportError(f"XQueue {action} at {self.base_url} failed: {type(exc).__name__}") from exc
+        except urllib3.exceptions.HTTPError as exc:  # raised by the raw read
+            raise TransportError(f"XQueue {action} at {self.base_url} failed: {type(exc).__name__}") from exc
+        if not complete:
+            raise ProtocolError(f"XQueue {action} answered over the {REPLY_MAX_CHARS}-byte limit")
+        return response
 
     @staticmethod
     def _parse(response: requests.Response, action: str) -> Reply:
         if response.status_code >= 500:
             raise TransportError(f"XQueue {action} answered HTTP {response.status_code}", response.status_code)
         try:
-            data = json.loads(response.text)
+            data = bounded.loads(response.text, f"XQueue {action} reply", REPLY_MAX_CHARS)
         except ValueError as exc:
             if response.status_code in _SESSION_LOST:
                 return Reply(1, f"HTTP {response.status_code}")

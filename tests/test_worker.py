@@ -60,6 +60,7 @@ def settings_for(tmp_path: Path, handler: str = "ok", **extra: str) -> Settings:
 
 def make_worker(tmp_path: Path, handler: str = "ok", **extra: str) -> tuple[Worker, Waits]:
     worker = build_worker(settings_for(tmp_path, handler, **extra))
+    worker.outbox.background = False  # httpretty is not thread-safe: events go inline here (tests/e2e: threaded)
     waits = Waits()
     waits.worker = worker
     worker._wait = waits

@@ -218,4 +218,36 @@ def test_submission_keys_are_opaque_strings(server, key):
                           "xqueue_body": "{}", "xqueue_files": "{}"})
     httpretty.register_uri(httpretty.GET, f"{XQ}/xqueue/get_submission/", body=envelope(0, content))
     pulled = xq.get_submission("debug")
-    assert pulled.submission_key == key and pulled.header_problem is None
+    assert pulled.submission_key == key
+
+
+# --- replies over the size limit -----------------------------------------------------------
+
+
+def huge_pull(size: int) -> str:
+    body = json.dumps({"session_id": "s", "student_id": "B" * size})
+    return envelope(0, json.dumps({"xqueue_header": json.dumps({"submission_id": 1, "submission_key": "ab"}),
+                                   "xqueue_body": body, "xqueue_files": "{}"}))
+
+
+def test_a_pull_reply_over_the_limit_is_a_protocol_error(server):
+    server.pull_override = lambda: (200, huge_pull(9 * 1024 * 1024))
+    with pytest.raises(ProtocolError, match="over the 8388608-byte limit"):
+        client().get_submission("debug")
+
+
+def test_a_compressed_reply_is_limited_after_decompression(server):
+    import gzip
+    bomb = gzip.compress(huge_pull(20 * 1024 * 1024).encode())
+    assert len(bomb) < 100_000
+    httpretty.register_uri(httpretty.GET, f"{XQ}/xqueue/get_submission/", body=bomb,
+                           adding_headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ProtocolError, match="over the 8388608-byte limit"):
+        c = client()
+        c.logged_in = True
+        c.get_submission("debug")
+
+
+def test_a_reply_under_the_limit_is_read_as_before(server):
+    server.pull_override = lambda: (200, huge_pull(1000))
+    assert client().get_submission("debug").submission_id == 1

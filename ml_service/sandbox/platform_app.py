@@ -155,7 +155,7 @@ def _session_id(body: str) -> str | None:
     """The session id in a body: ours, or in an LMS envelope (as the worker reads it)."""
     try:
         parsed, _grader = find_description(json.loads(body))
-    except (ValueError, SubmissionError):
+    except (ValueError, RecursionError, SubmissionError):  # a hostile body is still queued; it just has no session id
         return None
     value = parsed.get("session_id") if isinstance(parsed, dict) else None
     return str(value) if isinstance(value, (str, int)) else None
