@@ -28,6 +28,7 @@ def talking(data: Observations, opts: Options, people: People) -> list[Violation
     is_usable = {i for i, _ in usable}
     half = opts.talking_window_s / 2
     labels: list[tuple[float, Hashable | None]] = []
+    still_moving: dict[float, bool] = {}
     for i, o in enumerate(data.obs):
         if i not in is_usable:
             labels.append((o.t, None if (o.dark or o.face is not None) else False))
@@ -35,10 +36,25 @@ def talking(data: Observations, opts: Options, people: People) -> list[Violation
         lo, hi = np.searchsorted(times, o.t - half), np.searchsorted(times, o.t + half, side="right")
         window = mouth[lo:hi]
         labels.append((o.t, _moving(window, opts) if len(window) >= 4 else None))
-    found = merge(spans(labels, data.end_s, max_edge_gap_s=half), opts.merge_gap_s, 0.0)
+        still_moving[o.t] = len(window) >= 4 and float(window.std()) > opts.talking_mouth_std
+    found = _bridge(merge(spans(labels, data.end_s, max_edge_gap_s=half), opts.merge_gap_s, 0.0), still_moving, opts)
     trimmed = [_trim_open(s, usable, people, opts) for s in found]
     return [violation("talking", s, 0.6, note="mouth movement: a cue for the audio analysis to confirm")
             for s in trimmed if s[1] - s[0] >= opts.talking_min_s]
+
+
+def _bridge(found: list[Span], still_moving: dict[float, bool], opts: Options) -> list[Span]:
+    """Join two talking spans less than ``talking_min_s`` apart when the mouth kept moving
+    between them (above the floor, though not by a share of an open gap: a long vowel, a mouth
+    held half open mid-sentence). Movement alone never starts a span."""
+    out: list[Span] = []
+    for span in found:
+        if out and span[0] - out[-1][1] <= opts.talking_min_s and all(
+                moving for t, moving in still_moving.items() if out[-1][1] < t < span[0]):
+            out[-1] = (out[-1][0], span[1], out[-1][2])
+        else:
+            out.append(span)
+    return out
 
 
 def _moving(window: np.ndarray, opts: Options) -> bool:

@@ -16,13 +16,14 @@ from handlers.webcam.options import Options
 OPTS = Options()
 
 
-def _face(mouth: float) -> FaceObs:
-    return FaceObs((200.0, 100.0, 360.0, 300.0), 0.0, 0.0, 0.0, 0.0, mouth, 0.0, 0.0,
+def _face(mouth: float, smile: float = 0.0) -> FaceObs:
+    return FaceObs((200.0, 100.0, 360.0, 300.0), 0.0, 0.0, 0.0, 0.0, mouth, smile, 0.0,
                    ((330.0, 170.0), (300.0, 170.0), (230.0, 170.0), (260.0, 170.0), (280.0, 220.0)))
 
 
-def _run(mouths: np.ndarray) -> list[dict]:
-    samples = [Obs(i * 0.27, True, False, [_face(float(m))]) for i, m in enumerate(mouths)]
+def _run(mouths: np.ndarray, smiles: np.ndarray | None = None) -> list[dict]:
+    smiles = np.zeros(len(mouths)) if smiles is None else smiles
+    samples = [Obs(i * 0.27, True, False, [_face(float(m), float(sm))]) for i, (m, sm) in enumerate(zip(mouths, smiles))]
     data = Observations(obs=samples, light=[(o.t, False) for o in samples], end_s=samples[-1].t + 0.27)
     return talking(data, OPTS, People(data, OPTS))
 
@@ -46,3 +47,27 @@ def test_lips_that_open_and_close_are_talking():
 def test_a_small_mouth_that_moves_by_a_small_amount_is_not_talking():
     rng = np.random.default_rng(0)
     assert _run(0.02 + rng.normal(0, 0.004, 60)) == []  # below the 0.008 floor most of the time
+
+
+def _speech(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice([0.005, 0.02, 0.04, 0.06], n) + rng.normal(0, 0.003, n)  # syllables, closed between
+
+
+def test_a_mouth_held_half_open_mid_sentence_does_not_split_the_talking():
+    quiet = np.full(20, 0.01)
+    speech = np.tile([0.005, 0.06, 0.02, 0.04], 4)  # syllables, closed between
+    held = 0.13 + 0.016 * np.tile([1, -1], 5)  # 2.7 s: moving above the 0.008 floor, by only 12 % of the gap
+    mouths = np.concatenate([quiet, speech, held, speech, quiet])
+    found = _run(mouths)
+    assert [v["type"] for v in found] == ["talking"], found
+    assert found[0]["start_s"] <= 6.0 and found[0]["end_s"] >= 15.0  # speech 5.4-9.7 s and 12.4-16.7 s, one span
+    unbridged = _run(np.concatenate([quiet, speech, np.full(10, 0.13), speech, quiet]))
+    assert [v["type"] for v in unbridged] == ["talking", "talking"], unbridged  # a mouth held still splits it
+
+
+def test_a_smile_held_with_a_jittering_mouth_is_not_talking():
+    rng = np.random.default_rng(2)
+    mouths = np.concatenate([0.12 + rng.normal(0, 0.002, 20), 0.07 * (1 + rng.normal(0, 0.3, 20)), 0.12 + rng.normal(0, 0.002, 20)])
+    smiles = np.concatenate([np.zeros(20), np.full(20, 0.7), np.zeros(20)])
+    assert _run(mouths, smiles) == []
+    assert _run(mouths) != []  # the same mouth without the smile reads as talking
