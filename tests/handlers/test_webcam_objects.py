@@ -179,7 +179,26 @@ def test_clip_with_a_real_monitor_photo(tmp_path):
 
 def test_cut_outs_match_their_manifest():
     records = json.loads((objects.DATA / "objects.json").read_text())["objects"]
-    assert {r["kind"] for r in records} >= {"phone", "book", "screen", "person", "hand", "mug"}
+    assert {r["kind"] for r in records} >= {"phone", "wallet", "book", "screen", "person", "hand", "mug"}
     for r in records:
         assert hashlib.sha256((objects.DATA / r["file"]).read_bytes()).hexdigest() == r["sha256"]
         assert r["licence"].startswith("CC-BY") and r["attribution"] and len(r["commit"]) == 40
+        if "mask" in r:
+            assert hashlib.sha256((objects.DATA / r["mask"]).read_bytes()).hexdigest() == r["mask_sha256"]
+
+
+@pytest.mark.parametrize("name", ["phone_a", "wallet_a"])
+def test_held_objects_are_cut_out_of_their_wall(name):
+    """A masked cut-out shows the hand and the object only: the wall in the crop's upper
+    corners is transparent, the object at the labelled box's centre is opaque; a wallet is a
+    negative (no truth)."""
+    record = objects.catalogue()[name]
+    x0, y0, x1, y1 = record["region"]
+    rgb, alpha = objects._sprite(name, 0)
+    assert alpha.shape[:2] == rgb.shape[:2] and abs(rgb.shape[0] - (y1 - y0)) <= 2
+    h, w = alpha.shape[:2]
+    assert alpha[:h // 8, :w // 8].max() < 0.05 and alpha[:h // 8, -w // 8:].max() < 0.05
+    cy, cx = int(h * 0.7 / 2.1), w // 2  # the region spans 0.7 box heights above the centre, 1.4 below
+    assert alpha[cy, cx] > 0.95
+    truth = objects.object_truth([("object", 2, 6, name, 200, 300, 0)], 10)
+    assert truth == ([{"type": "phone_visible", "start_s": 2.0, "end_s": 6.0}] if name.startswith("phone") else [])
