@@ -27,6 +27,7 @@ from ml_service.journal import Journal
 from ml_service.job import analyse
 from ml_service.logs import configure_logging
 from ml_service.media import MediaFetcher
+from ml_service.media_checks import MediaLimits
 from ml_service.platform import PlatformClient, ServiceIdentity
 from ml_service.worker import Worker, WorkerTiming
 from ml_service.xqueue import XQueueClient
@@ -141,26 +142,30 @@ def build_worker(settings: Settings) -> Worker:
     xqueue = XQueueClient(
         settings.xqueue_url, settings.xqueue_user, settings.xqueue_password.reveal(),
         timeout_s=settings.http_timeout_s, put_timeout_s=settings.put_result_timeout_s,
-        basic_auth=(basic[0], basic[1].reveal()) if basic else None, verify_tls=settings.verify_tls)
+        basic_auth=(basic[0], basic[1].reveal()) if basic else None, verify_tls=settings.verify_tls,
+        flavour=settings.xqueue_flavour)
     identity = ServiceIdentity(name=settings.service_name, queue=settings.queue_name)
     platform = PlatformClient(
         settings.platform_url, settings.client_id, settings.client_secret.reveal(), identity,
         token_path=settings.token_path, events_path=settings.events_path,
         timeout_s=settings.http_timeout_s, verify_tls=settings.verify_tls)
+    stop_event = threading.Event()
     fetcher = MediaFetcher(
         settings.media_allowed_hosts, settings.media_max_bytes, timeout_s=settings.media_timeout_s,
-        deadline_s=settings.media_deadline_s, token_origin=settings.platform_url, auth_header=platform.auth_header, verify_tls=settings.verify_tls)
+        deadline_s=settings.media_deadline_s, token_origin=settings.platform_url, auth_header=platform.auth_header,
+        invalidate_token=platform.invalidate_token, verify_tls=settings.verify_tls)
     journal = Journal(settings.state_dir / f"journal-{settings.queue_name}.sqlite3")
     timing = WorkerTiming(
         poll_interval_s=settings.poll_interval_s, poll_max_interval_s=settings.poll_max_interval_s,
         backoff_max_s=settings.backoff_max_s, heartbeat_s=settings.heartbeat_s,
         shutdown_grace_s=settings.shutdown_grace_s, rerun_interrupted=settings.rerun_interrupted,
         max_runs=settings.max_runs, wait_for_other_s=settings.handler_timeout_s)
-    stop_event = threading.Event()
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
-                                modality=settings.queue_name, retry_wait=stop_event.wait)
+                                modality=settings.queue_name, retry_wait=stop_event.wait,
+                                limits=MediaLimits(max_duration_s=settings.media_max_duration_s))
     return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
-                  timing, stop_event=stop_event, cancel=cancel)
+                  timing, stop_event=stop_event, cancel=cancel, policy=settings.score_policy,
+                  lease_s=settings.xqueue_lease_s)
 
 
 def _handler(settings: Settings) -> tuple[Handler, Callable[[], None] | None]:

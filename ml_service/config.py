@@ -15,6 +15,11 @@ ML_CLIENT_SECRET (_FILE)   required  its client secret
 ML_PLATFORM_TOKEN_PATH     /ml/auth/token  token endpoint path
 ML_PLATFORM_EVENTS_PATH    /ml/events      status-event endpoint path
 ML_XQUEUE_BASIC_AUTH (_FILE)  none   ``user:password`` for a proxy in front of XQueue
+ML_XQUEUE_FLAVOUR          auto      ``xqueue`` (openedx/xqueue), ``edx-submissions``, or ``auto`` (detected)
+ML_XQUEUE_SCORE            auto      score sent: ``fraction``, ``pass`` or ``points`` (auto: per flavour)
+ML_XQUEUE_PASS_SCORE       0.5       ``pass``: the trust score at or above which 1 is sent
+ML_XQUEUE_MAX_POINTS       100       ``points``: the trust score times this, rounded
+ML_XQUEUE_LEASE_S          per flavour  the server's lease (xqueue 60, edx-submissions 300)
 ML_SERVICE_NAME            ml-service-<queue>  name shown on the platform
 ML_HTTP_TIMEOUT_S          10        timeout of ordinary HTTP calls
 ML_PUT_RESULT_TIMEOUT_S    60        timeout of put_result (XQueue calls the LMS inside)
@@ -35,6 +40,7 @@ ML_INFLIGHT_ON_START       rerun     jobs a killed worker left: ``rerun`` or ``f
 ML_MAX_RUNS                3         an interrupted job is re-run at most this many times in all
 ML_MEDIA_TIMEOUT_S         30        download timeout (connect and between bytes)
 ML_MEDIA_DEADLINE_S        900       longest time one media file's download may take (all attempts)
+ML_MEDIA_MAX_DURATION_S    per modality  longest accepted recording (s): audio 9000, others 14400
 ML_METRICS_PORT            9400      /metrics and /healthz port: N, a range N-M (first free), or 0 (off)
 ML_METRICS_ADDR            0.0.0.0   address the metrics server binds
 ML_LOG_LEVEL               INFO      DEBUG, INFO, WARNING, ERROR
@@ -58,12 +64,16 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from ml_service.errors import ConfigError
+from ml_service.flavour import FLAVOURS, SCORE_MODES, Flavour, ScorePolicy
 from ml_service.metrics import parse_ports
 
 __all__ = ["Secret", "Settings", "load_environ"]
 
 # Resident-memory caps of the handler process by queue (MB); others get 2048.
 MEMORY_DEFAULTS_MB = {"webcam": 2048.0, "screencast": 1536.0, "audio": 1536.0, "keystrokes": 512.0, "debug": 512.0}
+# Longest accepted recording by queue (s); others get 4 h. The audio handler holds the whole
+# recording: 3 h of (generated) audio peaked at 1.53 GB against its 1.5 GB cap.
+DURATION_DEFAULTS_S = {"audio": 9000.0}
 SECRET_VARS = ("ML_XQUEUE_AUTH", "ML_CLIENT_SECRET", "ML_XQUEUE_BASIC_AUTH")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -115,6 +125,9 @@ class Settings:
     token_path: str = "/ml/auth/token"
     events_path: str = "/ml/events"
     xqueue_basic_auth: tuple[str, Secret] | None = None
+    xqueue_flavour: Flavour | None = None  # None: auto
+    score_policy: ScorePolicy = ScorePolicy()
+    xqueue_lease_s: float | None = None  # None: the flavour's default
     service_name: str = ""
     http_timeout_s: float = 10.0
     put_result_timeout_s: float = 60.0
@@ -137,6 +150,7 @@ class Settings:
     max_runs: int = 3
     media_timeout_s: float = 30.0
     media_deadline_s: float = 900.0
+    media_max_duration_s: float = 14400.0
     metrics_ports: tuple[int, ...] = (9400,)
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address
 
@@ -158,6 +172,10 @@ class Settings:
                 value = ",".join(sorted(value))
             elif f.name == "xqueue_basic_auth" and value is not None:
                 value = f"{value[0]}:***"
+            elif f.name == "xqueue_flavour":
+                value = value.value if value is not None else "auto"
+            elif f.name == "xqueue_lease_s" and value is None:
+                value = "per flavour"
             elif f.name == "metrics_ports":
                 value = f"{value[0]}-{value[-1]}" if len(value) > 1 else (str(value[0]) if value else "off")
             view[f.name] = "***" if isinstance(value, Secret) else str(value)
@@ -184,6 +202,7 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "token_path": r.path("ML_PLATFORM_TOKEN_PATH", "/ml/auth/token"),
         "events_path": r.path("ML_PLATFORM_EVENTS_PATH", "/ml/events"),
         "xqueue_basic_auth": basic,
+        **_read_xqueue_server(r),
         "service_name": r.text("ML_SERVICE_NAME", required=False) or f"ml-service-{queue}",
         "http_timeout_s": r.number("ML_HTTP_TIMEOUT_S", 10.0),
         "put_result_timeout_s": r.number("ML_PUT_RESULT_TIMEOUT_S", 60.0),
@@ -206,8 +225,22 @@ def _read_all(r: _Reader) -> dict[str, Any]:
         "max_runs": r.integer("ML_MAX_RUNS", 3),
         "media_timeout_s": r.number("ML_MEDIA_TIMEOUT_S", 30.0),
         "media_deadline_s": r.number("ML_MEDIA_DEADLINE_S", 900.0),
+        "media_max_duration_s": r.number("ML_MEDIA_MAX_DURATION_S", DURATION_DEFAULTS_S.get(queue or "", 14400.0)),
         "metrics_ports": r.ports("ML_METRICS_PORT", (9400,)),
         "metrics_addr": r.text("ML_METRICS_ADDR", required=False) or "0.0.0.0",  # noqa: S104
+    }
+
+
+def _read_xqueue_server(r: _Reader) -> dict[str, Any]:
+    """Which XQueue server it is, the score it stores, and its lease."""
+    flavour = r.choice("ML_XQUEUE_FLAVOUR", tuple(f.upper() for f in FLAVOURS), "AUTO").lower()
+    mode = r.choice("ML_XQUEUE_SCORE", tuple(m.upper() for m in SCORE_MODES), "AUTO").lower()
+    pass_score = r._convert("ML_XQUEUE_PASS_SCORE", 0.5, float, lambda v: 0 < v <= 1, "a number in (0, 1]")
+    lease = r.number("ML_XQUEUE_LEASE_S", 0.0)
+    return {
+        "xqueue_flavour": None if flavour == "auto" else Flavour(flavour),
+        "score_policy": ScorePolicy(mode, pass_score, r.integer("ML_XQUEUE_MAX_POINTS", 100)),
+        "xqueue_lease_s": lease or None,
     }
 
 

@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     modalities = args.modality or list(DEMO_SAMPLES)
     config = SandboxConfig(state_dir=out / "state", xqueue_port=args.xqueue_port,
                            platform_port=args.platform_port, users=dict([_XQUEUE_USER]),
-                           queues=modalities)
+                           queues=modalities, flavour=args.flavour)
     with Sandbox(config) as sandbox:
         print(f"sandbox: XQueue {sandbox.xqueue_url}  platform {sandbox.platform_url}", flush=True)
         workers = [_start_worker(sandbox, out, m) for m in modalities]
@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--xqueue-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--platform-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
+    parser.add_argument("--flavour", choices=("xqueue", "edx-submissions"), default="xqueue",
+                        help="the XQueue server the sandbox behaves like (the workers detect it)")
     return parser
 
 

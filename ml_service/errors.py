@@ -7,7 +7,8 @@ Every error the worker reacts to is a subclass of :class:`MLServiceError`::
     ├── TransportError         a server could not be reached or answered garbage HTTP
     ├── AuthError              credentials refused (XQueue login, platform token)
     ├── ProtocolError          a reply that breaks the XQueue / platform contract
-    │   └── LeaseLostError     put_result refused: "Incorrect key for submission"
+    │   ├── LeaseLostError     put_result refused: "Incorrect key for submission"
+    │   └── UnanswerableError  a pulled submission whose header gives no usable id and key
     ├── SubmissionError        a pulled submission we cannot analyse (bad JSON, fields)
     │   └── MediaError         media could not be downloaded or is unacceptable
     ├── HandlerLoadError       ML_ANALYZER cannot be imported or is not callable
@@ -32,6 +33,7 @@ __all__ = [
     "Retry",
     "SubmissionError",
     "TransportError",
+    "UnanswerableError",
 ]
 
 
@@ -48,7 +50,14 @@ class ConfigError(MLServiceError):
 
 
 class TransportError(MLServiceError):
-    """A server was unreachable, timed out or answered with an unusable HTTP reply."""
+    """A server was unreachable, timed out or answered with an unusable HTTP reply.
+
+    ``status`` is the HTTP status of a server error (None when no answer came).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class AuthError(MLServiceError):
@@ -60,7 +69,27 @@ class ProtocolError(MLServiceError):
 
 
 class LeaseLostError(ProtocolError):
-    """XQueue refused the result key: the submission was re-offered to another pull."""
+    """XQueue refused the result key: the submission was re-offered to another pull.
+
+    ``graded``: edx-submissions answered HTTP 500, as it does to an answer for a submission
+    already graded (with the same key: a lapsed lease does not change it).
+    """
+
+    def __init__(self, message: str, graded: bool = False) -> None:
+        self.graded = graded
+        super().__init__(message)
+
+
+class UnanswerableError(ProtocolError):
+    """get_submission handed out something we cannot answer (no usable id or key).
+
+    ``fingerprint`` identifies it across re-offers (the key changes, the content does not),
+    so the worker reports it once, not on every re-offer.
+    """
+
+    def __init__(self, message: str, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(message)
 
 
 class SubmissionError(MLServiceError):

@@ -13,6 +13,7 @@ import importlib
 import logging
 from typing import Any, Callable
 
+from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, HandlerLoadError, Retry
 from ml_service.results import ErrorCode, validate_result
 
@@ -63,7 +64,7 @@ def run_handler(func: Handler, submission: dict[str, Any]) -> tuple[dict[str, An
         raise
     except Exception as exc:  # noqa: BLE001 - a handler's failure must become an answer
         logger.exception("Handler raised on submission %s", submission.get("submission_id"))
-        raise HandlerError(f"handler raised {type(exc).__name__}: {exc}", ErrorCode.HANDLER_RAISED) from exc
+        raise HandlerError(clamp(f"handler raised {type(exc).__name__}: {exc}"), ErrorCode.HANDLER_RAISED) from exc
     return check_returned(returned)
 
 

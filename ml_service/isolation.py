@@ -19,6 +19,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, HandlerLoadError, Retry
 from ml_service.handlers import check_returned, load_handler
 from ml_service.results import ErrorCode
@@ -79,7 +80,7 @@ def _serve(handler: Any, submission: dict[str, Any]) -> tuple[str, Any]:
     except MemoryError:
         return ("error", (int(ErrorCode.OUT_OF_MEMORY), "handler ran out of memory (MemoryError)"))
     except Exception as exc:  # noqa: BLE001 - every handler failure becomes an answer
-        return ("error", (int(ErrorCode.HANDLER_RAISED), f"handler raised {type(exc).__name__}: {exc}"))
+        return ("error", (int(ErrorCode.HANDLER_RAISED), clamp(f"handler raised {type(exc).__name__}: {exc}")))
 
 
 class IsolatedHandler:

@@ -7,16 +7,20 @@ worker always has an answer to send.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, MediaError, Retry, SubmissionError
 from ml_service.handlers import Handler, run_handler
 from ml_service.media import MediaFetcher, job_dir
+from ml_service.media_checks import MediaLimits, check_media, with_notes
 from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled, SessionSpec, parse_body
 
@@ -32,6 +36,7 @@ class Outcome:
     result: dict[str, Any]
     msg: str
     session_id: str | None
+    note: str | None = None  # reported in the final status event (e.g. an answer not stored)
 
     @property
     def ok(self) -> bool:
@@ -47,11 +52,13 @@ def analyse(
     clock: Callable[[], float] = time.monotonic,
     retry_wait: Callable[[float], bool] = threading.Event().wait,
     max_retries: int = 2,
+    limits: MediaLimits = MediaLimits(),
 ) -> Outcome:
     """Analyse one pulled submission; always returns an :class:`Outcome`.
 
     A handler raising :class:`Retry` is called again after the delay it asks for, at most
-    ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries.
+    ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries. The
+    downloaded media are checked against ``limits`` first (:mod:`ml_service.media_checks`).
     """
     started = clock()
     spec: SessionSpec | None = None
@@ -59,7 +66,8 @@ def analyse(
         spec = parse_body(pulled)
         with job_dir(work_root, pulled.submission_id) as folder:
             submission = handler_input(pulled, spec, fetcher, folder, modality)
-            result, msg = _run_with_retries(handler, submission, retry_wait, max_retries)
+            notes = check_media(submission, limits)
+            result, msg = with_notes(*_run_with_retries(handler, submission, retry_wait, max_retries), notes)
     except MediaError as exc:
         result, msg = _failed(modality, ErrorCode.MEDIA_DOWNLOAD, str(exc), clock() - started)
     except SubmissionError as exc:
@@ -67,8 +75,27 @@ def analyse(
     except HandlerError as exc:
         result, msg = _failed(modality, ErrorCode(exc.error_code), str(exc), clock() - started)
     session_id = spec.session_id if spec else None
+    hide = _path_hider(work_root)
+    result = json.loads(hide(json.dumps(result)))
+    msg = clamp(hide(msg))
     result = {**result, "submission_id": pulled.submission_id, "session_id": session_id}
+    if "msg" in result:
+        result["msg"] = clamp(result["msg"])
     return Outcome(result, msg, session_id)
+
+
+def _path_hider(work_root: Path) -> Callable[[str], str]:
+    """Turns our absolute paths into what the LMS may see: a file inside a job folder becomes
+    its path relative to that folder; the folder and the work dir become words."""
+    roots = sorted({str(work_root).rstrip("/"), str(work_root.resolve()).rstrip("/")}, key=len, reverse=True)
+    root = "(?:" + "|".join(re.escape(r) for r in roots) + ")"
+    inside, folder = re.compile(root + r"/job-[^/\s\"'\\]+/"), re.compile(root + r"/job-[^/\s\"'\\]+")
+    bare = re.compile(root + r"(?![\w.-])")
+
+    def hide(text: str) -> str:
+        return bare.sub("the work dir", folder.sub("the job folder", inside.sub("", text)))
+
+    return hide
 
 
 def _run_with_retries(handler: Handler, submission: dict[str, Any],
@@ -86,6 +113,7 @@ def _run_with_retries(handler: Handler, submission: dict[str, Any],
 
 
 def _failed(modality: str, code: ErrorCode, msg: str, elapsed: float) -> tuple[dict[str, Any], str]:
+    msg = clamp(msg)
     logger.warning("Analysis failed (%s): %s", code.name, msg)
     return error_result(modality, code, msg, elapsed), msg
 
@@ -107,6 +135,7 @@ def handler_input(
         "session_id": spec.session_id,
         "modality": spec.modality or modality,
         "options": spec.options,
+        "grader": spec.grader,
         "recordings": recordings,
         "reference_photo": fetch(spec.reference_photo),
         "reference_voice": fetch(spec.reference_voice),

@@ -7,7 +7,7 @@ that could not be sent (XQueue down) stays ``computed`` and is retried with back
 after a restart. A result whose put_result was in flight when the worker died (``delivering``) is never
 resent blindly: XQueue re-offers it if the answer did not land. ``running`` rows whose owner process is gone were interrupted (the worker
 was killed) and are found by :meth:`Journal.orphans` at start-up. Status events that could
-not be sent live in the ``outbox`` table.
+not be sent live in the ``outbox`` table (at most :data:`OUTBOX_MAX` per worker).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 _DONE = ("computed", "delivering", "lease_lost", "delivered")
 _VERSION = 1
+OUTBOX_MAX = 1000  # unsent status events kept per worker
 _LIVE_OWNERS: set[str] = set()  # journals open in this process (threads share our pid)
 
 
@@ -72,7 +73,7 @@ class JobRow:
     def pulled(self) -> Pulled:
         header = json.loads(self.header)
         return Pulled(header=self.header, submission_id=self.submission_id,
-                      submission_key=header["submission_key"], body=self.body, files=self.files)
+                      submission_key=str(header.get("submission_key") or ""), body=self.body, files=self.files)
 
 
 class Journal:
@@ -220,9 +221,13 @@ class Journal:
     # -- the status-event outbox (see ml_service.events) --
 
     def outbox_add(self, event_type: str, data: dict[str, Any], timestamp: float) -> None:
+        """Keep one unsent event; past :data:`OUTBOX_MAX` the oldest heartbeat (else event) goes."""
         with self._tx() as db:
             db.execute("INSERT INTO outbox (owner, event_type, data, timestamp) VALUES (?,?,?,?)",
                        (self.owner, event_type, json.dumps(data), timestamp))
+            if db.execute("SELECT COUNT(*) FROM outbox WHERE owner=?", (self.owner,)).fetchone()[0] > OUTBOX_MAX:
+                db.execute("DELETE FROM outbox WHERE id = (SELECT id FROM outbox WHERE owner=?"
+                           " ORDER BY event_type != 'heartbeat', id LIMIT 1)", (self.owner,))
 
     def outbox_items(self) -> list[tuple[int, str, dict[str, Any], float, int]]:
         """This worker's unsent events, after adopting those of dead workers on this host."""

@@ -1,7 +1,8 @@
 """Logging set-up for the CLI, with a filter that keeps secrets out of every line.
 
 Known secret values (passwords, client secrets) are registered at start-up; bearer tokens
-and anything shaped like a JWT are masked by pattern, whoever logs them.
+and anything shaped like a JWT are masked by pattern, whoever logs them. Every line is cut to
+a bounded length, so no input (a huge field, a server's reply) is ever logged in full.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 import sys
 from typing import Iterable
 
+from ml_service.bounded import clamp
+
 __all__ = ["RedactingFilter", "configure_logging"]
 
+_LINE_CHARS, _TRACEBACK_CHARS = 4000, 20000  # a log line quotes at most this much of anything
 _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -43,9 +47,9 @@ class RedactingFilter(logging.Filter):
             message = f"{record.msg} [unformattable arguments: {record.args!r}]"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = self.redact(message), None
+        record.msg, record.args = self.redact(clamp(message, _LINE_CHARS)), None
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = self.redact(clamp(record.exc_text, _TRACEBACK_CHARS))
         return True
 
 

@@ -8,7 +8,7 @@ with a ``reason``. Every handler can use it to learn durations, frame rates and 
 The dict it returns::
 
     size_bytes   int | None        None only when the file cannot be opened at all
-    sha256       str | None        hex digest, streamed in 1 MiB chunks
+    sha256       str | None        hex digest, streamed in 1 MiB chunks (None with checksum=False)
     readable     bool
     probed_with  "ffprobe" | "wave" | None
     reason       str               only when not readable (why each prober failed)
@@ -47,14 +47,16 @@ class _ProbeFailed(Exception):
     """One prober could not read the file; the message says why."""
 
 
-def probe(path: Path, timeout_s: float = 30) -> dict[str, Any]:
-    """Describe the media file at ``path`` (see the module docstring for the shape)."""
+def probe(path: Path, timeout_s: float = 30, checksum: bool = True) -> dict[str, Any]:
+    """Describe the media file at ``path`` (see the module docstring for the shape).
+
+    ``checksum=False`` skips reading the whole file for ``sha256`` (then None)."""
     path = Path(path)
     if not path.is_file():
         reason = "not a regular file" if path.exists() else "file not found"
         return _unreadable(None, None, reason)
     try:
-        size, digest = path.stat().st_size, sha256_file(path)
+        size, digest = path.stat().st_size, (sha256_file(path) if checksum else None)
     except OSError as exc:
         return _unreadable(None, None, f"cannot read: {exc.strerror or exc}")
     reasons = []

@@ -16,8 +16,9 @@ Metrics, each with the label ``modality`` (the queue the worker serves)::
     ml_service_submissions_pulled_total
     ml_service_submissions_answered_total{error_code}   results XQueue accepted (0 = success)
     ml_service_submissions_failed_total{error_code}     the answered ones with error_code != 0
-    ml_service_submissions_unanswered_total{reason}     handed_back | refused | deferred
+    ml_service_submissions_unanswered_total{reason}     handed_back | refused | deferred | unanswerable
     ml_service_lease_lost_total
+    ml_service_answers_not_stored_total                 answers XQueue accepted, then offered again
     ml_service_processing_seconds                       histogram of answered jobs
     ml_service_queue_length                             XQueue's get_queuelen
     ml_service_last_successful_poll_timestamp_seconds   unix time
@@ -59,7 +60,7 @@ from prometheus_client import (
 
 __all__ = [
     "Metrics", "MetricsServer", "answered", "check", "default", "health_windows", "job_finished", "job_started",
-    "lease_lost", "parse_ports", "poll_failed", "poll_ok", "port_file", "pulled", "queue_length", "serve",
+    "lease_lost", "not_stored", "parse_ports", "poll_failed", "poll_ok", "port_file", "pulled", "queue_length", "serve",
     "unanswered",
 ]
 
@@ -96,6 +97,7 @@ class Metrics:
         self.failed = counter("submissions_failed", "Answered with an error result, by error code", "error_code")
         self.unanswered = counter("submissions_unanswered", "Pulled but not answered now, by reason", "reason")
         self.lease_lost = counter("lease_lost", "Results refused because XQueue re-offered the submission")
+        self.not_stored = counter("answers_not_stored", "Answers XQueue accepted but did not keep (offered again)")
         self.poll_errors = counter("poll_errors", "Polls of XQueue that failed")
         self.seconds = Histogram("ml_service_processing_seconds", "Processing time of answered submissions",
                                  ["modality"], buckets=BUCKETS_S, registry=self.registry)
@@ -187,13 +189,19 @@ def answered(error_code: int, seconds: float, modality: str) -> None:
 
 
 def unanswered(reason: str, modality: str) -> None:
-    """A pulled submission got no answer now: ``handed_back``, ``refused`` or ``deferred``."""
+    """A pulled submission got no answer now: ``handed_back``, ``refused``, ``deferred`` or
+    ``unanswerable`` (no usable id or key; counted once per submission)."""
     default().unanswered.labels(modality, reason).inc()
 
 
 def lease_lost(modality: str) -> None:
     """put_result said "Incorrect key for submission": the lease was lost."""
     default().lease_lost.labels(modality).inc()
+
+
+def not_stored(modality: str) -> None:
+    """XQueue offered again a submission whose answer it had accepted: it did not keep it."""
+    default().not_stored.labels(modality).inc()
 
 
 def poll_ok(modality: str) -> None:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
+import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import requests
+import urllib3
 
-from ml_service import __version__
+from ml_service import __version__, bounded
 from ml_service.errors import AuthError, ProtocolError, TransportError
 
 __all__ = ["EVENT_TYPES", "PlatformClient", "ServiceIdentity", "jwt_expiry"]
@@ -31,6 +35,8 @@ EVENT_TYPES = frozenset({
     "session_processing_end", "session_processing_failed", "service_stopping",
 })
 _REFRESH_MARGIN_S = 30.0
+_REPLY_MAX_BYTES = 1024 * 1024  # a token or an event acknowledgement is a few hundred bytes
+_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,25 @@ def jwt_expiry(token: str) -> float | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+        exp = float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    return exp if math.isfinite(exp) else None
+
+
+def _expires_in(value: Any) -> float:
+    """The token reply's ``expires_in``: absent means 300 s; anything but a positive finite
+    number (or its digits as text) is a :class:`ProtocolError`, never a crash."""
+    if value is None:
+        return 300.0
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        number = float(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise ProtocolError("platform token reply has an expires_in that is not a positive number of seconds")
+    return number
 
 
 class PlatformClient:
@@ -81,14 +103,16 @@ class PlatformClient:
         self.http = session or requests.Session()
         self.http.verify = verify_tls
         self._token: str | None = None
+        self._token_lock = threading.Lock()
         self._refresh_at = 0.0
 
     def token(self) -> str:
         """A valid token, fetched or refreshed as needed."""
-        if self._token is None or self.clock() >= self._refresh_at:
-            self._fetch_token()
-        assert self._token is not None
-        return self._token
+        with self._token_lock:  # the event sender and a media download may ask at once
+            if self._token is None or self.clock() >= self._refresh_at:
+                self._fetch_token()
+            assert self._token is not None
+            return self._token
 
     def invalidate_token(self) -> None:
         self._token = None
@@ -103,7 +127,7 @@ class PlatformClient:
         if not isinstance(token, str) or not token:
             raise ProtocolError("platform token reply has no access_token")
         now = self.clock()
-        expiry = jwt_expiry(token) or (now + float(data.get("expires_in", 300)))
+        expiry = jwt_expiry(token) or (now + _expires_in(data.get("expires_in")))
         lifetime = max(0.0, expiry - now)
         self._token = token
         self._refresh_at = now + max(0.0, lifetime - min(_REFRESH_MARGIN_S, lifetime / 10))
@@ -135,9 +159,12 @@ class PlatformClient:
 
     def _post(self, url: str, what: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self.http.post(url, timeout=self.timeout_s, allow_redirects=False, **kwargs)
-        except requests.RequestException as exc:
+            response = self.http.post(url, timeout=self.timeout_s, allow_redirects=False, stream=True, **kwargs)
+            complete = bounded.read_capped(response, _REPLY_MAX_BYTES)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise TransportError(f"platform {what} to {url} failed: {type(exc).__name__}") from exc
+        if not complete:
+            raise ProtocolError(f"platform {what} answered over the {_REPLY_MAX_BYTES}-byte limit")
         if response.status_code >= 500:
             raise TransportError(f"platform {what} answered HTTP {response.status_code}")
         return response
@@ -145,7 +172,7 @@ class PlatformClient:
     @staticmethod
     def _json(response: requests.Response, what: str) -> dict[str, Any]:
         try:
-            data = response.json()
+            data = bounded.loads(response.text, f"platform {what} reply")
         except ValueError as exc:
             raise ProtocolError(f"platform {what} answered non-JSON") from exc
         if not isinstance(data, dict):

@@ -8,6 +8,7 @@ failures into :func:`error_result`. :func:`xqueue_reply` is the ``xqueue_body`` 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from enum import IntEnum
@@ -46,6 +47,7 @@ class ErrorCode(IntEnum):
     MEDIA_UNREADABLE = 8
     HANDLER_LOAD = 9
     INTERRUPTED = 10
+    NOT_STORED = 11
 
 
 @lru_cache(maxsize=None)
@@ -64,7 +66,19 @@ def validate_result(result: Any) -> list[str]:
         problems.append(f"{where}: {err.message}")
     if not problems:
         problems.extend(_interval_problems(result["violations"]))
+    if not problems:
+        problems.extend(_json_problems(result))
     return problems
+
+
+def _json_problems(result: Any) -> list[str]:
+    """A value JSON cannot carry (a numpy number, a set, NaN): the schema accepts a numpy float
+    as a number, but the answer could then not be sent."""
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return [f"(root): not plain JSON: {exc}"]
+    return []
 
 
 def _interval_problems(violations: list[Mapping[str, Any]]) -> list[str]:
@@ -157,15 +171,25 @@ def error_result(
     }
 
 
-def xqueue_reply(result: Mapping[str, Any], msg: str) -> str:
-    """The put_result ``xqueue_body``: ``correct``/``score``/``msg`` for the LMS, plus ``result``."""
+def xqueue_reply(result: Mapping[str, Any], msg: str, score: float | int | None = None) -> str:
+    """The put_result ``xqueue_body``: ``correct``/``score``/``msg`` for the LMS, plus ``result``.
+
+    ``score`` is the number the server stores (``ml_service.flavour.ScorePolicy``; default:
+    the trust score). Delivery is at-least-once, so the answer carries what an LMS
+    deduplicates by: ``submission_id`` and ``session_id``, and ``answer_id``, the same for
+    every copy of the same answer.
+    """
     ok = result["error_code"] == 0
     summary = f"{len(result['violations'])} suspected violation(s), trust score {result['score']:.2f}"
     text = f"{summary}. {msg}" if ok else f"analysis failed (error {result['error_code']}): {msg}"
+    canonical = json.dumps(result, separators=(",", ":"), sort_keys=True)
     reply = {
         "correct": ok,
-        "score": result["score"],
+        "score": result["score"] if score is None else score,
         "msg": f"<p>{html.escape(text)}</p>",
         "result": result,
+        "submission_id": result.get("submission_id"),
+        "session_id": result.get("session_id"),
+        "answer_id": hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32],
     }
     return json.dumps(reply, separators=(",", ":"), sort_keys=True)

@@ -2,13 +2,17 @@
 
 The XQueue content is three layers of JSON (see XQUEUE.md §3): a string holding an object
 whose ``xqueue_header``, ``xqueue_body`` and ``xqueue_files`` are themselves JSON strings.
-:func:`decode_pull` peels the envelope (a reply we cannot even address is a
-:class:`ProtocolError`); :func:`parse_body` reads our body format (a body we can address but
-not analyse is a :class:`SubmissionError`, answered with an error result).
+:func:`decode_pull` peels the envelope (a reply without a submission id cannot be answered
+at all: a :class:`ProtocolError`); :func:`parse_body` reads our body format (a body we can
+address but not analyse is a :class:`SubmissionError`, answered with an error result).
+Submission keys are opaque: md5 hex on openedx/xqueue, a UUID on edx-submissions; the
+header goes back verbatim, so any key the server handed out is echoed as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,11 +22,17 @@ from typing import Any
 
 import jsonschema
 
-from ml_service.errors import ProtocolError, SubmissionError
+from ml_service import bounded
+from ml_service.bounded import clamp, excerpt
+from ml_service.errors import ProtocolError, SubmissionError, UnanswerableError
+from ml_service.lms_body import find_description
 
 __all__ = ["Pulled", "SessionSpec", "decode_pull", "parse_body"]
 
-_KEY_RE = re.compile(r"^[0-9a-fA-F]{1,128}$")
+_MODALITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_KEY_MAX_CHARS = 1024  # keys are opaque (hex on openedx/xqueue, a UUID on edx-submissions), but bounded
+_MAX_ID = 2**63  # SQLite's INTEGER, the journal's key
+REPLY_MAX_CHARS = 8 * 1024 * 1024  # a get_submission reply: the body escaped up to three times, plus files
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,33 @@ class SessionSpec:
     reference_photo: str | None
     reference_voice: str | None
     recordings: list[str]
+    grader: str | None = None
 
 
 def decode_pull(content: Any) -> Pulled:
-    """Decode a successful get_submission ``content`` into a :class:`Pulled`."""
-    outer = _loads(content, "get_submission content") if isinstance(content, str) else content
+    """Decode a successful get_submission ``content`` into a :class:`Pulled`.
+
+    Content we cannot address an answer to raises :class:`UnanswerableError`."""
+    try:
+        return _decode_pull(content)
+    except ProtocolError as exc:
+        raise UnanswerableError(str(exc), _fingerprint(content)) from exc
+
+
+def _fingerprint(content: Any) -> str:
+    """What stays the same when XQueue re-offers a submission: all but the key."""
+    try:
+        outer = bounded.loads(content, "content", REPLY_MAX_CHARS) if isinstance(content, str) else content
+        header = bounded.loads(outer["xqueue_header"], "header")
+        basis = [{k: v for k, v in header.items() if k != "submission_key"} if isinstance(header, dict) else header,
+                 outer.get("xqueue_body"), outer.get("xqueue_files")]
+    except Exception:  # noqa: BLE001 - anything unreadable is identified by its whole text
+        basis = content
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _decode_pull(content: Any) -> Pulled:
+    outer = _loads(content, "get_submission content", REPLY_MAX_CHARS) if isinstance(content, str) else content
     if not isinstance(outer, dict):
         raise ProtocolError("get_submission content is not a JSON object")
     header_text = outer.get("xqueue_header")
@@ -62,9 +94,10 @@ def decode_pull(content: Any) -> Pulled:
         raise ProtocolError("xqueue_header is not a JSON object")
     sub_id, key = header.get("submission_id"), header.get("submission_key")
     if not _is_id(sub_id):
-        raise ProtocolError(f"xqueue_header has no integer submission_id: {sub_id!r}")
-    if not isinstance(key, str) or not _KEY_RE.match(key):
-        raise ProtocolError("xqueue_header has no valid submission_key")
+        raise ProtocolError(f"xqueue_header has no integer submission_id: {excerpt(sub_id)}")
+    if not isinstance(key, str) or not key or len(key) > _KEY_MAX_CHARS:
+        raise ProtocolError(f"xqueue_header has no usable submission_key (got {type(key).__name__}"
+                            f"{f' of {len(key)} characters' if isinstance(key, str) else ''})")
     body = outer.get("xqueue_body")
     files, problem = _decode_files(outer.get("xqueue_files", "{}"))
     return Pulled(
@@ -78,17 +111,19 @@ def decode_pull(content: Any) -> Pulled:
 
 
 def _is_id(value: Any) -> bool:
-    """A non-negative int, or a string of ASCII digits (not bool, not "²")."""
-    if type(value) is int:
-        return value >= 0
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+    """An int in 0..2**63-1 (what SQLite stores), or such a string of ASCII digits (not bool, not "²")."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    return type(value) is int and 0 <= value < _MAX_ID
 
 
 def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
     if raw in (None, ""):
         return {}, None
     try:
-        files = json.loads(raw) if isinstance(raw, str) else raw
+        files = bounded.loads(raw, "xqueue_files") if isinstance(raw, str) else raw
+    except bounded.JSONLimitError as exc:
+        return {}, str(exc)
     except ValueError:
         return {}, "xqueue_files is not valid JSON"
     if files in (None, ""):
@@ -100,9 +135,11 @@ def _decode_files(raw: Any) -> tuple[dict[str, str], str | None]:
     return files, None
 
 
-def _loads(text: str, what: str) -> Any:
+def _loads(text: str, what: str, max_chars: int = bounded.JSON_MAX_CHARS) -> Any:
     try:
-        return json.loads(text)
+        return bounded.loads(text, what, max_chars)
+    except bounded.JSONLimitError as exc:
+        raise ProtocolError(str(exc)) from exc
     except ValueError as exc:
         raise ProtocolError(f"{what} is not valid JSON") from exc
 
@@ -114,41 +151,47 @@ def _schema() -> dict[str, Any]:
 
 
 def parse_body(pulled: Pulled) -> SessionSpec:
-    """Read our body format; also accepts it wrapped in the LMS's ``grader_payload``."""
+    """Read our body format, direct or in an LMS envelope (see :mod:`ml_service.lms_body`)."""
     if pulled.files_problem:
         raise SubmissionError(pulled.files_problem)
-    try:
-        body = json.loads(pulled.body)
-    except ValueError as exc:
-        raise SubmissionError("xqueue_body is not valid JSON") from exc
-    body = _unwrap_lms(body)
-    problems = [
-        f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
-        for e in jsonschema.Draft202012Validator(_schema()).iter_errors(body)
-    ]
-    if problems:
+    body, grader = find_description(_body_json(pulled.body, "xqueue_body"))
+    errors = list(itertools.islice(jsonschema.Draft202012Validator(_schema()).iter_errors(body), 6))
+    if errors:
+        problems = [_problem(e) for e in errors[:5]] + (["..."] if len(errors) > 5 else [])
         raise SubmissionError("xqueue_body does not match the submission schema: " + "; ".join(problems))
     refs = {body.get("reference_photo"), body.get("reference_voice")} - {None}
     missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files)
     if missing:
-        raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {', '.join(missing)}")
+        names = ", ".join(excerpt(name) for name in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {names}")
     recordings = body.get("recordings") or sorted(n for n in pulled.files if n not in refs)
     return SessionSpec(
         session_id=body["session_id"],
-        modality=body.get("modality"),
+        modality=body.get("modality") or (grader if grader and _MODALITY_RE.match(grader) else None),
         options=body.get("options", {}),
         reference_photo=body.get("reference_photo"),
         reference_voice=body.get("reference_voice"),
         recordings=list(recordings),
+        grader=grader,
     )
 
 
-def _unwrap_lms(body: Any) -> Any:
-    """LMS convention: our object travels as the JSON string in ``grader_payload``."""
-    if isinstance(body, dict) and "session_id" not in body and "grader_payload" in body:
-        payload = body["grader_payload"]
-        try:
-            return json.loads(payload) if isinstance(payload, str) else payload
-        except ValueError as exc:
-            raise SubmissionError("grader_payload is not valid JSON") from exc
-    return body
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    """One schema violation, quoting at most an excerpt of the offending value."""
+    where = "/".join(excerpt(p, 40) if isinstance(p, str) else str(p) for p in error.path) or "body"
+    if error.validator == "type":
+        return f"{where}: {excerpt(error.instance)} is not of type {error.validator_value!r}"
+    if error.validator in ("maxLength", "minLength", "pattern", "enum", "const", "format"):
+        return f"{where}: {excerpt(error.instance)} breaks {error.validator} {excerpt(error.validator_value, 40)}"
+    return f"{where}: {clamp(error.message, 200)}"
+
+
+def _body_json(text: str, what: str) -> Any:
+    """The body's JSON within :mod:`ml_service.bounded`'s size and depth limits."""
+    try:
+        return bounded.loads(text, what)
+    except bounded.JSONLimitError as exc:
+        raise SubmissionError(str(exc)) from exc
+    except ValueError as exc:
+        raise SubmissionError(f"{what} is not valid JSON") from exc

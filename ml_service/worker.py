@@ -4,13 +4,15 @@
 ``run_once()``. An empty queue backs off quietly up to a cap; a server that is down backs
 off exponentially with jitter; nothing in the loop crashes the worker. Every pulled
 submission ends in one answer (a result, an error result, or a result kept in the journal
-for later delivery) and one final status event, by the structure of :meth:`Worker.process`.
+for later delivery) and one final status event, by the structure of :meth:`Worker.process`
+(a lost lease is no failure and posts none: whoever answers the submission reports it).
 ``request_stop()`` (the signal handler) lets the current job finish within the grace
 period; a job still running then is handed back, and the worker sends ``service_stopping``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,11 +21,13 @@ from typing import Callable
 
 from ml_service import metrics
 from ml_service.backoff import Backoff
+from ml_service.bounded import clamp
 from ml_service.delivery import Delivered, Delivery
-from ml_service.errors import MLServiceError
+from ml_service.errors import MLServiceError, UnanswerableError
 from ml_service.events import EventOutbox
+from ml_service.flavour import ScorePolicy
 from ml_service.job import Outcome
-from ml_service.journal import Journal
+from ml_service.journal import Journal, JobRow
 from ml_service.results import ErrorCode, error_result
 from ml_service.submission import Pulled
 from ml_service.xqueue import XQueueClient
@@ -49,6 +53,7 @@ class WorkerTiming:
     rerun_interrupted: bool = True
     max_runs: int = 3
     wait_for_other_s: float = 600.0
+    events_drain_s: float = 5.0  # at stop, how long unsent status events may still take
 
 
 class Worker:
@@ -57,18 +62,20 @@ class Worker:
     def __init__(self, xqueue: XQueueClient, queue: str, analyse: Analyse, outbox: EventOutbox,
                  journal: Journal, timing: WorkerTiming = WorkerTiming(),
                  clock: Callable[[], float] = time.monotonic, stop_event: threading.Event | None = None,
-                 wait: Callable[[float], bool] | None = None, cancel: Callable[[], None] | None = None) -> None:
+                 wait: Callable[[float], bool] | None = None, cancel: Callable[[], None] | None = None,
+                 policy: ScorePolicy = ScorePolicy(), lease_s: float | None = None) -> None:
         self.xqueue, self.queue, self.analyse, self.outbox = xqueue, queue, analyse, outbox
         self.journal, self.timing, self.clock, self.cancel = journal, timing, clock, cancel
         self.stop_event = stop_event or threading.Event()
         self._wait = wait or self.stop_event.wait
-        self.delivery = Delivery(xqueue, journal, queue, outbox, self.wait,
-                                 base_s=timing.poll_interval_s, cap_s=timing.backoff_max_s)
+        self.delivery = Delivery(xqueue, journal, queue, outbox, self.wait, base_s=timing.poll_interval_s,
+                                 cap_s=timing.backoff_max_s, policy=policy, lease_s=lease_s)
         self.idle = Backoff(timing.poll_interval_s, timing.poll_max_interval_s)
         self.trouble = Backoff(timing.poll_interval_s, timing.backoff_max_s)
         self.jobs_done = 0
         self.current: Pulled | None = None
         self._last_heartbeat = float("-inf")
+        self._unanswerable: dict[str, None] = {}  # fingerprints already reported, oldest first
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current job (safe from a signal handler)."""
@@ -80,12 +87,13 @@ class Worker:
 
     def run(self, max_jobs: int | None = None, burst: bool = False) -> int:
         """Loop until stopped (or ``max_jobs`` done, or the queue is empty in burst mode)."""
+        self.outbox.start()
         self.outbox.post("service_started", {"queue": self.queue})
         try:
             self.recover()
             while not self.stop_event.is_set():
                 self.maybe_heartbeat()
-                self.outbox.flush()
+                self.outbox.kick()
                 self.delivery.retry_due()
                 worked = self.run_once()
                 if max_jobs is not None and self.jobs_done >= max_jobs:
@@ -94,6 +102,7 @@ class Worker:
                     break
         finally:
             self.outbox.post("service_stopping", {"queue": self.queue, "jobs_done": self.jobs_done})
+            self.outbox.stop(drain_s=self.timing.events_drain_s)
             logger.info("Worker for queue %s stopped after %d job(s)", self.queue, self.jobs_done)
         return self.jobs_done
 
@@ -111,9 +120,14 @@ class Worker:
         return self.timing.rerun_interrupted and runs < self.timing.max_runs
 
     def run_once(self) -> bool:
-        """One poll; True if a submission was processed, False if idle or in trouble."""
+        """One poll; True if a submission was pulled, False if idle or in trouble."""
         try:
             pulled = self.xqueue.get_submission(self.queue)
+        except UnanswerableError as exc:  # the server is fine; this one submission is not
+            self.trouble.reset()
+            metrics.poll_ok(self.queue)
+            self._report_unanswerable(exc)
+            return True
         except MLServiceError as exc:
             metrics.poll_failed(self.queue)
             delay = self.trouble.next_delay()
@@ -135,6 +149,7 @@ class Worker:
     def process(self, pulled: Pulled, interrupted_runs: int = 0) -> None:
         """Answer one submission; always ends with exactly one final status event."""
         logger.info("Pulled submission %s from queue %s", pulled.submission_id, self.queue)
+        pulled_at = self.clock()
         self.current = pulled
         metrics.job_started(self.queue)
         outcome: Outcome | None = None
@@ -144,7 +159,8 @@ class Worker:
                                                           "queue": self.queue})
             outcome = self._outcome_for(pulled, interrupted_runs)
             if outcome is not None:
-                status = self.delivery.deliver(pulled, outcome)
+                held_s = None if interrupted_runs else self.clock() - pulled_at  # unknown after a restart
+                status = self.delivery.deliver(pulled, outcome, held_s=held_s)
         finally:
             self.current = None
             metrics.job_finished(self.queue)
@@ -153,7 +169,12 @@ class Worker:
 
     def _outcome_for(self, pulled: Pulled, interrupted_runs: int) -> Outcome | None:
         """A kept result, another worker's result, or a fresh analysis (None: handed back)."""
+        before = self.journal.get(self.queue, pulled.submission_id)
         decision, row = self.journal.begin(self.queue, pulled, live_after_s=6 * _TOUCH_S)
+        if decision == "reuse" and row is not None and _offered_again(before, pulled):
+            outcome = self.delivery.not_stored(pulled, row)
+            self.journal.computed(self.queue, pulled.submission_id, outcome.result, outcome.msg)
+            return outcome
         if decision == "reuse" and row is not None and row.result is not None:
             logger.info("Submission %s came back; answering from the journal, not re-analysing", pulled.submission_id)
             return Outcome(row.result, row.msg or "", row.result.get("session_id"))
@@ -215,9 +236,24 @@ class Worker:
             box.append(self.analyse(pulled))
         except Exception as exc:  # noqa: BLE001 - the submission must still be answered
             logger.exception("Internal error while analysing submission %s", pulled.submission_id)
-            msg = f"internal error in ml-service: {type(exc).__name__}: {exc}"
+            msg = clamp(f"internal error in ml-service: {type(exc).__name__}: {exc}")
             result = error_result(self.queue, ErrorCode.HANDLER_CRASHED, msg)
             box.append(Outcome({**result, "submission_id": pulled.submission_id, "session_id": None}, msg, None))
+
+    def _report_unanswerable(self, exc: UnanswerableError) -> None:
+        """Once per submission (XQueue re-offers it after every lease): a warning, a metric, an event."""
+        if exc.fingerprint in self._unanswerable:
+            logger.debug("Submission %s came back, still unanswerable", exc.fingerprint)
+            return
+        self._unanswerable[exc.fingerprint] = None
+        while len(self._unanswerable) > 1000:
+            self._unanswerable.pop(next(iter(self._unanswerable)))
+        metrics.unanswered("unanswerable", self.queue)
+        logger.warning("Queue %s handed out a submission that cannot be answered (%s); it is reported "
+                       "once as %s and ignored when it comes back", self.queue, exc, exc.fingerprint)
+        self.outbox.post("session_processing_failed", {"queue": self.queue, "submission_id": None,
+                                                       "unanswerable": True, "fingerprint": exc.fingerprint,
+                                                       "error_code": None, "reason": str(exc)})
 
     def _final_event(self, pulled: Pulled, outcome: Outcome | None, status: Delivered | None) -> None:
         _count(self.queue, outcome, status)
@@ -225,8 +261,12 @@ class Worker:
                 "delivered": status.value if status else "no"}
         if outcome is not None:
             data["session_id"] = outcome.session_id
+        if outcome is not None and outcome.note:
+            data["answer_not_stored"] = outcome.note
         if outcome is not None and outcome.ok and status is Delivered.OK:
             self.outbox.post("session_processing_end", {**data, "result": outcome.result})
+        elif status is Delivered.LEASE_LOST:
+            return  # no failure: the worker that holds the submission now reports its end
         elif status is not Delivered.DEFERRED:  # a deferred delivery reports when it lands
             reason = (outcome.msg if outcome is not None and not outcome.ok
                       else status.value if status is not None else "handed back unanswered at shutdown")
@@ -257,6 +297,20 @@ def _count(queue: str, outcome: Outcome | None, status: Delivered | None) -> Non
         metrics.unanswered("handed_back", queue)
     elif status in (Delivered.REFUSED, Delivered.DEFERRED):
         metrics.unanswered(status.name.lower(), queue)
+
+
+def _offered_again(before: JobRow | None, pulled: Pulled) -> bool:
+    """The server accepted our answer, then handed the submission out again under a new key.
+
+    (The same key is a lapsed lease handed out again before our answer landed: no re-offer.)
+    """
+    if before is None or before.state != "delivered":
+        return False
+    try:
+        delivered_key = json.loads(before.header).get("submission_key")
+    except (ValueError, AttributeError):
+        return False
+    return delivered_key != pulled.submission_key
 
 
 def _interrupted(queue: str, pulled: Pulled, runs: int) -> Outcome:

@@ -93,3 +93,27 @@ def pid_reporter(submission: dict[str, Any]) -> Any:
     import os
     result, _ = ok(submission)
     return result, f"pid={os.getpid()}"
+
+
+def wait_for_release(submission: dict[str, Any]) -> Any:
+    """Writes ``options.started``, then waits (up to 60 s) for the file ``options.release``."""
+    import time
+    options = submission["options"]
+    Path(options["started"]).write_text("started")
+    deadline = time.monotonic() + 60
+    while not Path(options["release"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ok(submission)
+
+
+def opens_a_missing_file(submission: dict[str, Any]) -> Any:
+    """Fails the way real code fails: the exception names a path inside the job folder."""
+    return open(Path(submission["work_dir"]) / "frames" / "0001.png", "rb")
+
+
+def names_its_paths(submission: dict[str, Any]) -> Any:
+    """Succeeds, but puts the recordings' local paths in its result and message."""
+    result, _ = ok(submission)
+    paths = [rec["path"] for rec in submission["recordings"]]
+    result["media"]["files"] = [{**f, "path": p} for f, p in zip(result["media"]["files"], paths)]
+    return result, f"read {', '.join(paths)} in {submission['work_dir']}"

@@ -397,3 +397,11 @@ def test_public_view_shows_metrics_ports_and_masks_basic_auth(env):
     assert view["metrics_ports"] == "9450-9459" and view["xqueue_basic_auth"] == "proxy:***"
     env["ML_METRICS_PORT"] = "0"
     assert Settings.from_env(env).public_view()["metrics_ports"] == "off"
+
+
+@pytest.mark.parametrize("queue, expected", [("webcam", 14400.0), ("audio", 9000.0), ("custom", 14400.0)])
+def test_media_max_duration_defaults_by_queue_and_is_read(env, queue, expected):
+    assert Settings.from_env({**env, "ML_XQUEUE_NAME": queue}).media_max_duration_s == expected
+    assert Settings.from_env({**env, "ML_MEDIA_MAX_DURATION_S": "600"}).media_max_duration_s == 600.0
+    assert "ML_MEDIA_MAX_DURATION_S" in problem_for({**env, "ML_MEDIA_MAX_DURATION_S": "ten hours"},
+                                                    "ML_MEDIA_MAX_DURATION_S")

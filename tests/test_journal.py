@@ -152,3 +152,19 @@ def test_a_delivery_in_flight_at_a_crash_is_never_resent_blindly_but_reused_on_r
     assert journal.due_deliveries("q") == []
     decision, row = journal.begin("q", pulled(key="b" * 32), 30)  # XQueue re-offered: it did not
     assert decision == "reuse" and row.result == RESULT
+
+
+def test_outbox_is_bounded_and_drops_heartbeats_first(journal, monkeypatch):
+    import ml_service.journal as journal_module
+    monkeypatch.setattr(journal_module, "OUTBOX_MAX", 4)
+    journal.outbox_add("service_started", {}, 1.0)
+    for n in range(3):
+        journal.outbox_add("heartbeat", {"n": n}, 2.0 + n)
+    journal.outbox_add("session_processing_start", {}, 6.0)
+    journal.outbox_add("session_processing_end", {}, 7.0)
+    assert [(i[1], i[2].get("n")) for i in journal.outbox_items()] == [
+        ("service_started", None), ("heartbeat", 2), ("session_processing_start", None),
+        ("session_processing_end", None)]
+    for _ in range(3):
+        journal.outbox_add("session_processing_failed", {}, 8.0)
+    assert [i[1] for i in journal.outbox_items()] == ["session_processing_end"] + ["session_processing_failed"] * 3

@@ -209,3 +209,15 @@ def test_configure_logging_level_and_single_handler(capsys):
 def test_presigned_url_signatures_are_masked():
     text = RedactingFilter().redact("GET https://s3/b/k?X-Amz-Credential=AKIA1/x&X-Amz-Signature=deadbeef&a=1")
     assert "deadbeef" not in text and "AKIA1" not in text and "a=1" in text
+
+
+def test_a_huge_value_is_logged_as_a_bounded_line(captured):
+    logger, stream = captured
+    logger.warning("body was %s", "Z" * 1_000_000)
+    try:
+        raise ValueError("Q" * 1_000_000)
+    except ValueError:
+        logger.exception("handler failed")
+    text = stream.getvalue()
+    assert 3_000 < len(text) < 30_000
+    assert "more characters cut" in text

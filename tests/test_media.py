@@ -9,7 +9,7 @@ import pytest
 import requests
 import urllib3
 
-from ml_service.errors import MediaError
+from ml_service.errors import AuthError, MediaError, TransportError
 from ml_service.media import MediaFetcher, job_dir, safe_name
 
 XQ = "http://xqueue.example:18040"
@@ -106,16 +106,30 @@ def test_host_match_is_case_insensitive(tmp_path):
 @pytest.mark.parametrize("url", [
     f"{EVIL}/webcam.webm",
     "http://xqueue.example.evil.example/webcam.webm",
-    "http://xqueue.example@evil.example/webcam.webm",
     "http://127.0.0.1/webcam.webm",
 ])
 def test_host_not_allowed_is_refused_without_a_request(tmp_path, url):
-    serve(url.replace("xqueue.example@", ""), body=b"x")
+    serve(url, body=b"x")
     with pytest.raises(MediaError) as info:
         fetcher().fetch("webcam.webm", url, tmp_path)
     assert "not in ML_MEDIA_ALLOWED_HOSTS" in str(info.value)
     assert httpretty.latest_requests() == []
     assert list(tmp_path.iterdir()) == []
+
+
+@offline
+@pytest.mark.parametrize("url", [
+    "http://xqueue.example@evil.example/webcam.webm",
+    "http://evil.example\\@xqueue.example/webcam.webm",
+    "http://169.254.169.254\\@platform.example/",
+    "http://xqueue.example/webcam.webm#frag",
+])
+def test_urls_that_are_not_plain_are_refused_without_a_request(tmp_path, url):
+    for host in ("evil.example", "xqueue.example", "169.254.169.254", "platform.example"):
+        httpretty.register_uri(httpretty.GET, f"http://{host}/", body=b"x")
+    with pytest.raises(MediaError, match="not a plain http"):
+        fetcher().fetch("webcam.webm", url, tmp_path)
+    assert httpretty.latest_requests() == []
 
 
 @offline
@@ -279,16 +293,25 @@ def test_no_auth_header_without_a_token_origin(tmp_path):
 
 
 @offline
-def test_two_names_mapping_to_the_same_safe_name_are_refused(tmp_path):
+def test_two_names_mapping_to_the_same_safe_name_get_two_files(tmp_path):
     serve(f"{XQ}/one", body=b"first")
     serve(f"{XQ}/two", body=b"second")
+    serve(f"{XQ}/three", body=b"third")
     f = fetcher()
-    f.fetch("a/webcam.webm", f"{XQ}/one", tmp_path)
-    with pytest.raises(MediaError) as info:
-        f.fetch("b/webcam.webm", f"{XQ}/two", tmp_path)
-    assert "same name 'webcam.webm'" in str(info.value)
+    assert f.fetch("a/webcam.webm", f"{XQ}/one", tmp_path).name == "webcam.webm"
+    assert f.fetch("b/webcam.webm", f"{XQ}/two", tmp_path).name == "webcam-2.webm"
+    assert f.fetch("my webcam.webm", f"{XQ}/three", tmp_path).name == "my_webcam.webm"
+    assert f.fetch("my_webcam.webm", f"{XQ}/three", tmp_path).name == "my_webcam-2.webm"
     assert (tmp_path / "webcam.webm").read_bytes() == b"first"
-    assert len(httpretty.latest_requests()) == 1  # the second was never requested
+    assert (tmp_path / "webcam-2.webm").read_bytes() == b"second"
+
+
+@offline
+def test_many_colliding_names_stay_distinct_and_safe(tmp_path):
+    serve(f"{XQ}/x", body=b"x")
+    f = fetcher()
+    names = {f.fetch(f"dir{i}/.." + "/" * i + "clip", f"{XQ}/x", tmp_path).name for i in range(12)}
+    assert len(names) == 12 and all(n == safe_name(n) for n in names)
 
 
 SIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=abc123def456"
@@ -324,11 +347,9 @@ def test_refused_host_message_has_no_query_string(tmp_path):
 
 
 def test_connection_failure_is_a_media_error_without_query_string(tmp_path):
-    class DownSession:
-        verify = True
-
-        def get(self, url, **kw):
-            raise requests.ConnectionError(f"cannot reach {url}")
+    class DownSession(requests.Session):
+        def send(self, request, **kw):
+            raise requests.ConnectionError(f"cannot reach {request.url}")
 
     waits: list[float] = []
     f = MediaFetcher(ALLOWED, 100, session=DownSession(),  # type: ignore[arg-type]
@@ -374,13 +395,11 @@ def test_download_breaking_off_is_a_media_error(tmp_path):
         def close(self) -> None:
             pass
 
-    class Session:
-        verify = True
-
-        def get(self, url, **kw):
+    class Session(requests.Session):
+        def send(self, request, **kw):
             assert kw["stream"] is True and kw["allow_redirects"] is False
             response = requests.Response()
-            response.status_code, response.url, response.raw = 200, url, BreakingRaw()
+            response.status_code, response.url, response.raw = 200, request.url, BreakingRaw()
             return response
 
     f = MediaFetcher(ALLOWED, 1000, session=Session(), retry_wait=lambda s: False)  # type: ignore[arg-type]
@@ -441,3 +460,49 @@ def test_auth_header_not_sent_to_the_same_host_on_another_scheme_or_port(tmp_pat
     f.fetch("a.webm", "http://platform.example/media/a.webm", tmp_path)
     f.fetch("b.webm", "https://platform.example:8443/media/b.webm", tmp_path)
     assert all("Authorization" not in r.headers for r in httpretty.latest_requests())
+
+
+# --- the platform's token failing while downloading ----------------------------------------
+
+
+@offline
+def test_a_token_failure_is_retried_then_a_media_error(tmp_path):
+    serve(f"{PLATFORM}/media/a.webm", body=b"p")
+    calls: list[int] = []
+
+    def no_token() -> dict[str, str]:
+        calls.append(1)
+        raise TransportError("platform token request answered HTTP 503")
+
+    waits: list[float] = []
+    with pytest.raises(MediaError, match="platform token") as info:
+        fetcher(auth_header=no_token, retry_wait=lambda s: waits.append(s) or False).fetch(
+            "a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
+    assert "after 5 attempt(s)" in str(info.value)
+    assert len(calls) == 5 and waits == [0.5, 1.0, 2.0, 4.0]
+    assert httpretty.latest_requests() == []
+
+
+@offline
+def test_a_token_that_comes_back_lets_the_download_succeed(tmp_path):
+    serve(f"{PLATFORM}/media/a.webm", body=b"p")
+    replies = iter([AuthError("refused"), {"Authorization": f"Bearer {TOKEN}"}])
+
+    def flaky() -> dict[str, str]:
+        reply = next(replies)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    path = fetcher(auth_header=flaky).fetch("a.webm", f"{PLATFORM}/media/a.webm", tmp_path)
+    assert path.read_bytes() == b"p"
+
+
+@offline
+def test_a_401_from_the_platform_fetches_a_new_token_and_retries(tmp_path):
+    replies = iter([(401, "expired"), (200, "payload")])
+    httpretty.register_uri(httpretty.GET, f"{PLATFORM}/media/r.webm",
+                           body=lambda req, uri, h: (lambda st, b: [st, h, b])(*next(replies)))
+    invalidated: list[int] = []
+    path = fetcher(invalidate_token=lambda: invalidated.append(1)).fetch("r.webm", f"{PLATFORM}/media/r.webm", tmp_path)
+    assert path.read_bytes() == b"payload" and invalidated == [1]

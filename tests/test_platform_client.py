@@ -129,3 +129,48 @@ def test_jwt_expiry_reads_exp_and_tolerates_garbage():
     assert jwt_expiry(make_jwt({"exp": 123})) == 123.0
     assert jwt_expiry("not-a-jwt") is None
     assert jwt_expiry("a.b.c") is None
+
+
+@pytest.mark.parametrize("expires_in", ["soon", "", [], {}, True, -5, "1e999", "NaN"])
+def test_an_expires_in_that_is_not_a_positive_number_is_a_protocol_error(platform, clock, expires_in):
+    body = json.dumps({"access_token": "opaque", "expires_in": expires_in})
+    httpretty.register_uri(httpretty.POST, f"{PLATFORM}/ml/auth/token", body=body)
+    with pytest.raises(ProtocolError, match="expires_in"):
+        make_client(clock).token()
+
+
+@pytest.mark.parametrize("body", ['{"access_token": "opaque", "expires_in": NaN}',
+                                  '{"access_token": "opaque", "expires_in": 1e999}'])
+def test_a_non_finite_expires_in_is_a_protocol_error(platform, clock, body):
+    httpretty.register_uri(httpretty.POST, f"{PLATFORM}/ml/auth/token", body=body)
+    with pytest.raises(ProtocolError):
+        make_client(clock).token()
+
+
+@pytest.mark.parametrize("expires_in, lifetime", [(None, 300), ("120", 120), (60.5, 60.5)])
+def test_a_missing_or_numeric_text_expires_in_is_accepted(platform, clock, expires_in, lifetime):
+    body = json.dumps({"access_token": "opaque", **({} if expires_in is None else {"expires_in": expires_in})})
+    fetched = []
+    httpretty.reset()  # only this token endpoint
+    httpretty.register_uri(httpretty.POST, f"{PLATFORM}/ml/auth/token",
+                           body=lambda request, uri, headers: fetched.append(1) or [200, headers, body])
+    client = make_client(clock)
+    client.token()
+    clock.now += lifetime * 0.85  # inside its lifetime, before the refresh margin: kept
+    client.token()
+    assert len(fetched) == 1
+    clock.now += lifetime * 0.15  # at the end of its lifetime: refreshed
+    client.token()
+    assert len(fetched) == 2
+
+
+def test_jwt_expiry_ignores_a_non_finite_exp():
+    assert jwt_expiry(make_jwt({"exp": "NaN"})) is None
+    assert jwt_expiry(make_jwt({"exp": "inf"})) is None
+
+
+def test_a_token_reply_over_the_size_limit_is_a_protocol_error(platform, clock):
+    huge = json.dumps({"access_token": "opaque", "padding": "x" * (2 * 1024 * 1024)})
+    httpretty.register_uri(httpretty.POST, f"{PLATFORM}/ml/auth/token", body=huge)
+    with pytest.raises(ProtocolError, match="over the 1048576-byte limit"):
+        make_client(clock).token()

@@ -122,8 +122,9 @@ def test_manifest_problems_are_reported_together(tmp_path):
 def test_every_shipped_manifest_is_valid_and_has_a_builder():
     for name in realsets.set_names():
         parsed = realsets.read_manifest(realsets.manifest_path(name))
-        assert parsed.modality == name and parsed.files
         module = __import__(f"ml_service.realsets.{name}", fromlist=["build"])
+        # a set recorded here from Debian programs (screencast: a real X desktop) has no source file
+        assert parsed.modality == name and (parsed.files or getattr(module, "RECORDED_HERE", False))
         assert callable(module.build)
         for item in parsed.files:
             if item.local:

@@ -263,7 +263,7 @@ def test_error_result_validates_for_every_code(code):
 
 
 def test_error_codes_are_distinct_and_stable():
-    assert [int(c) for c in ErrorCode] == list(range(11))
+    assert [int(c) for c in ErrorCode] == list(range(12))
     assert ErrorCode.OK == 0 and ErrorCode.HANDLER_RAISED == 1 and ErrorCode.INVALID_RESULT == 2
 
 
@@ -272,7 +272,7 @@ def test_error_codes_are_distinct_and_stable():
 
 def test_reply_for_success(result):
     reply = json.loads(xqueue_reply(result, "Looks fine."))
-    assert set(reply) == {"correct", "score", "msg", "result"}
+    assert set(reply) == {"correct", "score", "msg", "result", "submission_id", "session_id", "answer_id"}
     assert reply["correct"] is True
     assert reply["score"] == result["score"]
     assert reply["result"] == result
@@ -303,3 +303,28 @@ def test_reply_is_compact_json_string(result):
     assert isinstance(text, str)
     assert text == json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True)
     assert json.loads(text)["result"]["schema"] == RESULT_SCHEMA_ID
+
+
+def test_reply_carries_what_an_lms_deduplicates_by(result):
+    result = {**result, "submission_id": 7, "session_id": "exam-7"}
+    first, again = json.loads(xqueue_reply(result, "ok")), json.loads(xqueue_reply(dict(result), "ok"))
+    assert (first["submission_id"], first["session_id"]) == (7, "exam-7")
+    assert first["answer_id"] == again["answer_id"], "the same answer sent twice has one answer_id"
+    other = json.loads(xqueue_reply({**result, "processing_time_s": 9.0}, "ok"))
+    assert other["answer_id"] != first["answer_id"]
+
+
+@pytest.mark.parametrize("score", [1, 0, 69, 0.5])
+def test_reply_sends_the_score_it_is_given(result, score):
+    reply = json.loads(xqueue_reply(result, "ok", score))
+    assert reply["score"] == score and reply["result"]["score"] == result["score"]
+
+
+
+def test_a_numpy_number_in_a_result_is_reported_not_a_crash_when_sending(result):
+    import numpy as np
+
+    broken = copy.deepcopy(result)
+    broken["violations"][0]["details"] = {"box": [np.float32(502.9), 91.0]}
+    assert validate_result(result) == []
+    assert [p for p in validate_result(broken) if "not plain JSON" in p and "float32" in p]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_service.errors import ProtocolError, SubmissionError
+from ml_service.errors import ProtocolError, SubmissionError, UnanswerableError
 from ml_service.submission import Pulled, SessionSpec, decode_pull, parse_body
 
 KEY = "0123456789abcdef0123456789ABCDEF"
@@ -135,17 +135,22 @@ def test_non_decimal_digit_string_id_is_a_protocol_error():
         decode_pull(wire_content(header={"submission_id": "\u00b2", "submission_key": KEY}))
 
 
-@pytest.mark.parametrize("key", ["xyz", "", "0123-4567", "abc def", None, 12345, "a" * 129])
-def test_bad_submission_key_is_a_protocol_error(key):
-    with pytest.raises(ProtocolError) as info:
+@pytest.mark.parametrize("key", ["xyz", "0123-4567", "abc def", "a5d571fd-0d2d-42fe-b32b-b52babaee6a4", "a" * 129])
+def test_submission_keys_are_opaque(key):
+    p = decode_pull(wire_content(header={"submission_id": 5, "submission_key": key}))
+    assert p.submission_key == key
+
+
+@pytest.mark.parametrize("key, kind", [(None, "NoneType"), (12345, "int"), ("", "str"), ("k" * 1025, "str of 1025")])
+def test_a_key_that_cannot_address_an_answer_makes_the_pull_unanswerable(key, kind):
+    with pytest.raises(UnanswerableError, match=f"no usable submission_key \\(got {kind}"):
         decode_pull(wire_content(header={"submission_id": 5, "submission_key": key}))
-    assert "submission_key" in str(info.value)
 
 
-def test_protocol_error_does_not_echo_the_key():
-    with pytest.raises(ProtocolError) as info:
-        decode_pull(wire_content(header={"submission_id": 5, "submission_key": "not-hex-secretish"}))
-    assert "not-hex-secretish" not in str(info.value)
+def test_a_missing_key_is_reported_without_echoing_the_header():
+    with pytest.raises(UnanswerableError) as caught:
+        decode_pull(wire_content(header={"submission_id": 5, "secret_ish": "not-for-logs"}))
+    assert "not-for-logs" not in str(caught.value)
 
 
 @pytest.mark.parametrize("files", [{}, "null", _MISSING])

@@ -60,6 +60,7 @@ def settings_for(tmp_path: Path, handler: str = "ok", **extra: str) -> Settings:
 
 def make_worker(tmp_path: Path, handler: str = "ok", **extra: str) -> tuple[Worker, Waits]:
     worker = build_worker(settings_for(tmp_path, handler, **extra))
+    worker.outbox.background = False  # httpretty is not thread-safe: events go inline here (tests/e2e: threaded)
     waits = Waits()
     waits.worker = worker
     worker._wait = waits
@@ -219,7 +220,7 @@ def test_job_outlasting_the_grace_is_handed_back_unanswered(fakes, tmp_path):
     assert platform.types()[-1] == "service_stopping"
 
 
-def test_lost_lease_is_logged_once_with_the_remedy(fakes, tmp_path, caplog):
+def test_lost_lease_from_a_concurrent_pull_says_so_once_and_is_no_failure(fakes, tmp_path, caplog):
     xq, platform = fakes
     xq.put_reply = lambda form: (200, envelope(1, "Incorrect key for submission"))
     for sid in (19, 20):
@@ -227,10 +228,36 @@ def test_lost_lease_is_logged_once_with_the_remedy(fakes, tmp_path, caplog):
     worker, _ = make_worker(tmp_path)
     worker.run(max_jobs=2)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "lease" in r.getMessage()]
-    assert len(warnings) == 1 and "SUBMISSION_PROCESSING_DELAY" in warnings[0]
+    assert len(warnings) == 1, warnings
+    assert "another worker pulled the same submission" in warnings[0]
+    assert "SUBMISSION_PROCESSING_DELAY" not in warnings[0] and "raising the delay would not help" in warnings[0]
     assert len(xq.results) == 2, "a lost lease is not retried"
-    failed = [e["data"] for e in platform.events if e["event_type"] == "session_processing_failed"]
-    assert [f["delivered"] for f in failed] == ["lease lost; result kept for the re-offer"] * 2
+    assert "session_processing_failed" not in platform.types(), "a lost lease is no failure"
+    assert platform.types().count("session_processing_start") == 2
+
+
+@pytest.mark.parametrize("flavour, remedy", [
+    ("xqueue", "raise SUBMISSION_PROCESSING_DELAY on the XQueue server"),
+    ("edx-submissions", "edx-submissions' lease is fixed at 5 minutes"),
+])
+def test_lost_lease_after_a_long_analysis_names_the_delay_and_its_remedy(fakes, tmp_path, caplog, flavour, remedy):
+    xq, platform = fakes
+    xq.put_reply = lambda form: (200, envelope(1, "Incorrect key for submission"))
+    xq.add(26, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path, ML_XQUEUE_FLAVOUR=flavour)
+    now = [1000.0]
+    worker.clock = lambda: now[0]
+
+    def slow_handler(submission):
+        now[0] += 400.0  # longer than either server's lease
+        return sample_handlers.ok(submission)
+
+    use_handler(worker, slow_handler)
+    worker.run(max_jobs=1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "lease" in r.getMessage()]
+    assert len(warnings) == 1 and "held it 400 s, longer than the server's" in warnings[0], warnings
+    assert remedy in warnings[0]
+    assert "session_processing_failed" not in platform.types()
 
 
 def test_result_kept_after_a_lost_lease_answers_the_reoffer_without_reanalysis(fakes, tmp_path):
@@ -306,3 +333,29 @@ def test_heartbeats_continue_while_a_long_job_runs(fakes, tmp_path):
     worker.run(max_jobs=1)
     busy = [e for e in platform.events if e["event_type"] == "heartbeat" and e["data"]["busy_with"] == 23]
     assert len(busy) >= 2
+
+
+def test_a_delivered_answer_offered_again_under_a_new_key_is_reported_and_sent_again(fakes, tmp_path, caplog):
+    xq, platform = fakes
+    xq.add(27, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=1)
+    analysed = len(sample_handlers.SEEN)
+    xq.add(27, BODY, {"cam.webm": f"{MEDIA}/rec1"})  # openedx/xqueue: the LMS callback failed
+    worker.run(max_jobs=2)
+    assert len(sample_handlers.SEEN) == analysed, "the kept answer is sent, not a new analysis"
+    assert xq.results[0]["xqueue_body"] == xq.results[1]["xqueue_body"]
+    assert any("its callback to the LMS failed" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    ends = [e["data"] for e in platform.events if e["event_type"] == "session_processing_end"]
+    assert len(ends) == 2 and "answer_not_stored" not in ends[0] and "callback" in ends[1]["answer_not_stored"]
+
+
+def test_the_same_key_again_after_delivery_is_a_lapsed_lease_not_a_lost_answer(fakes, tmp_path, caplog, monkeypatch):
+    xq, platform = fakes
+    monkeypatch.setattr("tests.xqueue_fake.secrets.token_hex", lambda n: "ab" * n)  # every pull: one key
+    for _ in range(2):
+        xq.add(28, BODY, {"cam.webm": f"{MEDIA}/rec1"})
+    worker, _ = make_worker(tmp_path)
+    worker.run(max_jobs=2)
+    assert not [r for r in caplog.records if "did not" in r.getMessage() or "callback to the LMS" in r.getMessage()]
+    assert all("answer_not_stored" not in e["data"] for e in platform.events)

@@ -127,12 +127,12 @@ def test_login_required_reply_counts_as_lost_session(server):
     (json.dumps({"return_code": "zero", "content": "x"}), "non-integer"),
     (envelope(0, "not json at all"), "not valid JSON"),
     (envelope(0, json.dumps({"xqueue_body": "{}"})), "no xqueue_header"),
-    (envelope(0, json.dumps({"xqueue_header": json.dumps({"submission_id": 1})})), "submission_key"),
     (envelope(0, json.dumps({"xqueue_header": json.dumps({"submission_id": "x", "submission_key": "ab"})})),
      "submission_id"),
     (envelope(0, json.dumps([1, 2])), "not a JSON object"),
 ])
 def test_malformed_get_submission_replies_raise_protocol_error(server, body, match):
+    """Replies without a submission id: nothing could be answered."""
     xq = client()
     xq.login()
     httpretty.register_uri(httpretty.GET, f"{XQ}/xqueue/get_submission/", body=body)
@@ -208,3 +208,46 @@ def test_basic_auth_for_a_proxy_goes_on_every_request(server):
     xq = XQueueClient(XQ, "ml_service", "ml_password", basic_auth=("proxy", "proxypw"))
     xq.get_submission("debug")
     assert all(r.headers.get("Authorization", "").startswith("Basic ") for r in httpretty.latest_requests())
+
+
+@pytest.mark.parametrize("key", ["a5d571fd-0d2d-42fe-b32b-b52babaee6a4", "0f" * 16, "opaque key/+=:9"])
+def test_submission_keys_are_opaque_strings(server, key):
+    xq = client()
+    xq.login()
+    content = json.dumps({"xqueue_header": json.dumps({"submission_id": 3, "submission_key": key}),
+                          "xqueue_body": "{}", "xqueue_files": "{}"})
+    httpretty.register_uri(httpretty.GET, f"{XQ}/xqueue/get_submission/", body=envelope(0, content))
+    pulled = xq.get_submission("debug")
+    assert pulled.submission_key == key
+
+
+# --- replies over the size limit -----------------------------------------------------------
+
+
+def huge_pull(size: int) -> str:
+    body = json.dumps({"session_id": "s", "student_id": "B" * size})
+    return envelope(0, json.dumps({"xqueue_header": json.dumps({"submission_id": 1, "submission_key": "ab"}),
+                                   "xqueue_body": body, "xqueue_files": "{}"}))
+
+
+def test_a_pull_reply_over_the_limit_is_a_protocol_error(server):
+    server.pull_override = lambda: (200, huge_pull(9 * 1024 * 1024))
+    with pytest.raises(ProtocolError, match="over the 8388608-byte limit"):
+        client().get_submission("debug")
+
+
+def test_a_compressed_reply_is_limited_after_decompression(server):
+    import gzip
+    bomb = gzip.compress(huge_pull(20 * 1024 * 1024).encode())
+    assert len(bomb) < 100_000
+    httpretty.register_uri(httpretty.GET, f"{XQ}/xqueue/get_submission/", body=bomb,
+                           adding_headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ProtocolError, match="over the 8388608-byte limit"):
+        c = client()
+        c.logged_in = True
+        c.get_submission("debug")
+
+
+def test_a_reply_under_the_limit_is_read_as_before(server):
+    server.pull_override = lambda: (200, huge_pull(1000))
+    assert client().get_submission("debug").submission_id == 1

@@ -44,7 +44,8 @@ def analyse_recording(path: Path, opts: Options, ocr: Ocr | None, matcher: Match
     size = analysis_size(video["width"], video["height"], opts.max_width)
     step = 1.0 / opts.sample_fps
     signals = ScreenSignals(step, opts.change_threshold, opts.blank_max_std)
-    tracker = TextTracker(ocr, opts.change_threshold, opts.settle_s, opts.force_s) if ocr else None
+    tracker = TextTracker(ocr, opts.change_threshold, opts.settle_s, opts.force_s,
+                          window_min_share=opts.window_min_share) if ocr else None
     ocr_before = (ocr.calls, ocr.seconds, ocr.crops) if ocr else (0, 0.0, 0)
     samples = 0
     try:

@@ -1,8 +1,12 @@
 """From what the text tracker saw to violations: ``window_switch`` and ``forbidden_content``.
 
-Window switches: the legible titles over time are grouped by similarity (page changes inside the
-exam, "Question 2 of 5" -> "Question 3 of 5", stay one group). The group on screen longest is
-the exam's own window; time under any other title is a ``window_switch`` naming that title.
+Window switches: the windows in front over time (:class:`timeline.Foreground`: a title bar at
+the top of the screen, the browser tab shown, or a window raised over part of the screen, named by
+its own title bar or its text) are grouped by name similarity (page changes inside the exam,
+"Question 2 of 5" -> "Question 3 of 5", stay one group). The group in front longest is the exam's
+own window; time with any other in front is a ``window_switch`` naming it and saying how it was
+recognised. Confidence: 0.85 from a title bar or tab, 0.8 from a raised window's own title bar
+(0.7 when that title was read with OCR confidence under 70), 0.6 from a raised window's text.
 
 Forbidden content: deny-list matches, plus (when an allow-list is set) time under a title that
 matches none of its entries. Overlapping or nearly adjacent items (``merge_gap_s``) are one
@@ -11,21 +15,28 @@ violation listing every matched term, its text and its screen region.
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 from typing import Any
 
-from handlers.screencast.matching import Matcher, fold_tokens
-from handlers.screencast.ocr import Line
+from handlers.screencast.matching import Matcher
+from handlers.screencast.foreground import Foreground, same_window
 
 __all__ = ["forbidden_content", "window_switches"]
 
-_SAME_WINDOW = 0.75
 _MAX_LISTED = 10
 
-Segment = tuple[float, float, Line | None]
+Segment = tuple[float, float, Foreground | None]
+Contexts = list[tuple[float, Foreground | None]]
 
 
-def _segments(contexts: list[tuple[float, Line | None]], end: float) -> list[Segment]:
+def _confidence(front: Foreground) -> float:
+    if front.how == "window_text":
+        return 0.6
+    if front.how == "window_title_bar":
+        return 0.8 if front.line.conf >= 70 else 0.7
+    return 0.85
+
+
+def _segments(contexts: Contexts, end: float) -> list[Segment]:
     out = []
     for i, (start, line) in enumerate(contexts):
         stop = contexts[i + 1][0] if i + 1 < len(contexts) else end
@@ -39,21 +50,21 @@ def _groups(segments: list[Segment]) -> tuple[list[int | None], list[str]]:
     names: list[str] = []
     keys: list[str] = []
     ids: list[int | None] = []
-    for _, _, line in segments:
-        if line is None:
+    for _, _, front in segments:
+        if front is None:
             ids.append(None)
             continue
-        key = " ".join(fold_tokens(line.text))
-        match = next((i for i, k in enumerate(keys) if SequenceMatcher(None, k, key).ratio() >= _SAME_WINDOW), None)
+        key = front.line.text
+        match = next((i for i, k in enumerate(keys) if same_window(k, key)), None)
         if match is None:
             keys.append(key)
-            names.append(line.text)
+            names.append(front.line.text)
             match = len(keys) - 1
         ids.append(match)
     return ids, names
 
 
-def window_switches(contexts: list[tuple[float, Line | None]], end: float, min_s: float) -> list[dict[str, Any]]:
+def window_switches(contexts: Contexts, end: float, min_s: float) -> list[dict[str, Any]]:
     """Intervals spent in a window other than the one on screen longest."""
     segments = _segments(contexts, end)
     ids, names = _groups(segments)
@@ -65,30 +76,34 @@ def window_switches(contexts: list[tuple[float, Line | None]], end: float, min_s
         return []
     home = max(totals, key=lambda g: (totals[g], -g))
     out: list[dict[str, Any]] = []
-    for (start, stop, line), gid in zip(segments, ids):
+    for (start, stop, front), gid in zip(segments, ids):
         if gid is None or gid == home:
             continue
         last = out[-1] if out else None
         if last and last["_gid"] == gid and last["end_s"] >= start:
             last["end_s"] = stop
             continue
-        out.append({"type": "window_switch", "start_s": start, "end_s": stop, "confidence": 0.85, "_gid": gid,
-                    "details": {"title": line.text, "title_confidence": line.conf, "title_box": list(line.box),
-                                "exam_window_title": names[home]}})
+        line = front.line
+        details = {"title": line.text, "title_confidence": line.conf, "title_box": list(line.box),
+                   "recognised_by": front.how, "exam_window_title": names[home]}
+        if front.how.startswith("window_"):
+            details["window_box"] = list(front.box)
+        out.append({"type": "window_switch", "start_s": start, "end_s": stop, "confidence": _confidence(front),
+                    "_gid": gid, "details": details})
     for v in out:
         del v["_gid"]
     return [_rounded(v) for v in out if v["end_s"] - v["start_s"] >= min_s]
 
 
-def forbidden_content(matches: list[dict[str, Any]], contexts: list[tuple[float, Line | None]], end: float,
+def forbidden_content(matches: list[dict[str, Any]], contexts: Contexts, end: float,
                       matcher: Matcher, merge_gap_s: float) -> list[dict[str, Any]]:
     """Deny-list matches and time outside the allow-list, merged into violations."""
     items = [(m["start_s"], m["end_s"], 0.9, {k: m[k] for k in ("term", "category", "text", "box")})
              for m in matches]
-    for start, stop, line in _segments(contexts, end):
-        if line is not None and not matcher.allowed(line.text):
+    for start, stop, front in _segments(contexts, end):
+        if front is not None and not matcher.allowed(front.line.text):
             items.append((start, stop, 0.7, {"term": None, "category": "outside_allow_list",
-                                             "text": line.text, "box": list(line.box)}))
+                                             "text": front.line.text, "box": list(front.line.box)}))
     out: list[dict[str, Any]] = []
     for start, stop, confidence, item in sorted(items, key=lambda i: (i[0], i[1])):
         last = out[-1] if out else None

@@ -11,6 +11,8 @@ The table (also in README.md):
     screen_ocr                  true     false: only blank / frozen / resolution checks
     screen_ocr_settle_s         2.0      a changed region is read once stable this long
     screen_ocr_force_s          8.0      ... or once it has kept changing this long
+    screen_ocr_languages        rus+eng  tesseract languages ("+"-joined; Debian tesseract-ocr-<lang>)
+    screen_window_min_share     0.15     a window raised over this share of the screen is a switch
     blank_screen_min_s          2.0      shortest reported blank screen
     blank_screen_max_std        4.0      grey-level spread under which a frame is blank
     frozen_screen_min_s         30.0     shortest reported unchanged screen
@@ -25,6 +27,7 @@ The table (also in README.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -39,6 +42,7 @@ _NUMBERS = {
     "screen_max_width": ("max_width", 160, 7680),
     "screen_ocr_settle_s": ("settle_s", 0.0, 60.0),
     "screen_ocr_force_s": ("force_s", 0.5, 3600.0),
+    "screen_window_min_share": ("window_min_share", 0.02, 1.0),
     "blank_screen_min_s": ("blank_min_s", 0.0, 86400.0),
     "blank_screen_max_std": ("blank_max_std", 0.0, 128.0),
     "frozen_screen_min_s": ("frozen_min_s", 0.5, 86400.0),
@@ -46,6 +50,9 @@ _NUMBERS = {
     "window_switch_min_s": ("switch_min_s", 0.0, 86400.0),
     "forbidden_merge_gap_s": ("merge_gap_s", 0.0, 3600.0),
 }
+
+
+_LANGUAGES = re.compile(r"^[a-z_]{3,16}(\+[a-z_]{3,16}){0,4}$")
 
 
 class OptionsError(ValueError):
@@ -66,6 +73,8 @@ class Options:
     ocr: bool = True
     settle_s: float = 2.0
     force_s: float = 8.0
+    languages: str = "rus+eng"
+    window_min_share: float = 0.15
     blank_min_s: float = 2.0
     blank_max_std: float = 4.0
     frozen_min_s: float = 30.0
@@ -97,6 +106,12 @@ class Options:
                 values["ocr"] = options["screen_ocr"]
             else:
                 problems.append(f"screen_ocr must be true or false, not {options['screen_ocr']!r}")
+        if "screen_ocr_languages" in options:
+            value = options["screen_ocr_languages"]
+            if isinstance(value, str) and _LANGUAGES.match(value):
+                values["languages"] = value
+            else:
+                problems.append(f"screen_ocr_languages must be tesseract languages joined by '+', not {value!r}")
         deny = _deny_list(options, problems)
         if deny is not None:
             values["deny_list"] = deny

@@ -12,8 +12,12 @@ When settled regions span half the content area in several places (a window swit
 the whole content area is one read. Before any read, past screens are recalled: a screen seen
 before (the exam page after a trip to another window) reuses its text, and only what differs is
 read again. Changes that are part of the screen moving vertically (scrolling) move what was read
-with them; only the rows scrolled into view are read. Whenever a read touches the title bar, the bar is also read on its own (it names the
-window).
+with them; only the rows scrolled into view are read. Whenever a read touches the top of the
+screen, its title bar (found by its look: :func:`windows.title_band`; in a browser, the tab
+shown) is also read on its own: it names the window. A window raised over part of the screen
+(a sudden change of at least ``window_min_share`` of it, not the whole width) is followed on its
+own (:class:`windows.RaisedWindows`): its title bar, wherever it is, is read when its region is,
+and when its region shows again what was under it, the window is gone and that is not read again.
 
 OCR runs in batches later (see :mod:`ocr`), so the tracker writes a :class:`~timeline.TextLog`
 of what it read, recalled or blanked and when; :func:`timeline.replay` turns the log and the OCR
@@ -31,7 +35,10 @@ import numpy as np
 
 from handlers.screencast.changes import SHRINK
 from handlers.screencast.ocr import Box, Ocr
+from handlers.screencast.scrolling import scrolled_reference
 from handlers.screencast.timeline import TextLog
+from handlers.screencast.windows import (THIN_TITLE_SHARE, Raised, RaisedWindows, active_tab, find_title_bands, title_band, title_text_box,
+                                         to_frame)
 
 __all__ = ["TextTracker"]
 
@@ -44,7 +51,6 @@ _STILL_PX = 8  # shrunk pixels of a region that may still change (a cursor resti
 _FORCE_MAX_S = 120.0
 _FLAT_STD = 3.0  # grey-level spread of a region with nothing to read
 _SCROLL_SHARE = 0.05  # changes over this share of the content: try explaining them as a scroll
-_SCROLL_MIN_ROWS = 6  # shrunk rows a scroll must explain
 _DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
 
 logger = logging.getLogger(__name__)
@@ -60,8 +66,9 @@ class TextTracker:
     """Queues OCR of changed, settled regions and logs what the screen showed when."""
 
     def __init__(self, ocr: Ocr, change_threshold: int = 24, settle_s: float = 2.0, force_s: float = 8.0,
-                 min_region: tuple[int, int] = (64, 8)) -> None:
+                 min_region: tuple[int, int] = (64, 8), window_min_share: float = 0.15) -> None:
         self.ocr = ocr
+        self.windows = RaisedWindows(window_min_share)
         self.threshold, self.settle_s, self.force_s = change_threshold, settle_s, force_s
         self.min_region = min_region
         self.log = TextLog()
@@ -70,6 +77,8 @@ class TextTracker:
         self._memory: list[_Screen] = []
         self._forced: list[list[Any]] = []  # [box, next allowed t, interval]
         self._base_h: int | None = None
+        self._content: Box = (0, 0, 0, 0)
+        self._frame: np.ndarray | None = None  # the previous sample, full size
         self._blank = False
 
     def update(self, t: float, frame: np.ndarray, small: np.ndarray, motion: np.ndarray | None,
@@ -86,12 +95,16 @@ class TextTracker:
                 self.log.blank(t)
             self._blank = True
             self.ref, self._since[:] = small.copy(), np.inf
+            self.windows.pending, self.windows.open = [], []
             return
         self._blank = False
         self._base_h = self._base_h or box[3]
+        self._content = box
         dirty = cv2.absdiff(small, self.ref) > self.threshold
         moving_now = motion is not None and np.count_nonzero(motion) > _SCROLL_SHARE * _area(box)
-        if moving_now and self._scroll(t, small, box):
+        scrolled = moving_now and self._scroll(t, small, box)
+        self._windows_changed(t, small, None if scrolled else motion, box, frame)
+        if scrolled or self.windows.restored:
             dirty = cv2.absdiff(small, self.ref) > self.threshold
         self._since[dirty & np.isinf(self._since)] = t
         self._since[~dirty] = np.inf
@@ -100,30 +113,55 @@ class TextTracker:
             if jobs:
                 self._read(t, frame, small, box, jobs)
 
+    # --- windows raised over part of the screen ----------------------------------------------------
+
+    def _windows_changed(self, t: float, small: np.ndarray, motion: np.ndarray | None, box: Box,
+                         frame: np.ndarray) -> None:
+        """Windows gone (what was under them is back: no need to read it again), new candidates."""
+        self.windows.restored = False
+        for item in self.windows.back(small, self.threshold):
+            if item.read:
+                self.windows.restored = True
+                x, y, w, h = item.box
+                self.ref[y:y + h, x:x + w] = item.under
+                self._since[y:y + h, x:x + w] = np.inf
+                self.log.gone(t, item.key)
+                logger.debug("t=%.1f window %d gone", t, item.key)
+        before, self._frame = self._frame, frame
+        if motion is not None and before is not None and before.shape == frame.shape:
+            self.windows.changed(t, motion, box, self.ref, (frame, before))
+
+    def _read_windows(self, frame: np.ndarray, jobs: list[tuple[Box, float]], scale: float) -> None:
+        """Windows that appeared where this read is: their title bar, read on its own."""
+        for item in self.windows.due([b for b, _ in jobs]):
+            full = to_frame(item.box)
+            bands = find_title_bands(frame, full)
+            if not item.solid:  # only text changed: a window only with a wide title bar over that text
+                bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK
+                         and min(b[0] + b[2], full[0] + full[2]) - max(b[0], full[0]) >= 0.5 * b[2]]
+            else:  # its title bar is at its top and spans it: not a band above or across part of it
+                bands = [b for b in bands if b[2] >= 0.5 * full[2] and abs(b[1] - full[1]) <= 24]
+            # named by its text only if it changed as a block, not edge to edge, in a colour of its own
+            text_ok = item.solid and not _spans(item.box, self._content) and not _same_ground(frame, item)
+            if not bands and not text_ok:
+                continue
+            crops = [self.ocr.submit(frame, _title_crop(frame, b)[0], scale, title=True) for b in bands]
+            self.log.window(item.since, full, item.key, crops, text_ok)
+            logger.debug("window %d at %s since %.1f, title bars %s", item.key, full, item.since, bands)
+
     # --- scrolling ---------------------------------------------------------------------------
 
     def _scroll(self, t: float, small: np.ndarray, box: Box) -> bool:
         """If part of the screen just moved vertically, move what was read with it; True if so."""
-        x, y, w, h = box
-        found = _vertical_shift(small[y:y + h, x:x + w], self.ref[y:y + h, x:x + w], self.threshold)
+        found = scrolled_reference(small, self.ref, box, self.threshold)
         if found is None:
             return False
-        dy, y0, y1 = found
-        source = np.arange(y0, y1) + dy
-        inside = (source >= y0) & (source < y1)  # rows whose content was on screen before
-        if not inside.any():
-            return False
-        rows = np.s_[y + y0:y + y1, x:x + w]
-        band = self.ref[rows].copy()
-        band[inside] = self.ref[y + source[inside], x:x + w]
-        now = small[rows][inside]
-        before = np.count_nonzero(cv2.absdiff(now, self.ref[rows][inside]) > self.threshold)
-        if np.count_nonzero(cv2.absdiff(now, band[inside]) > self.threshold) > 0.5 * before:
-            return False  # the shift does not explain most of the change
-        self.ref[rows] = band
-        self._since[rows] = np.inf
-        self.log.shift(t, ((y + y0) * SHRINK, (y + y1) * SHRINK), dy * SHRINK)
-        logger.debug("t=%.1f scrolled %d px in rows %d-%d", t, dy * SHRINK, (y + y0) * SHRINK, (y + y1) * SHRINK)
+        (y0, y1), dy, band = found
+        x, w = box[0], box[2]
+        self.ref[y0:y1, x:x + w] = band
+        self._since[y0:y1, x:x + w] = np.inf
+        self.log.shift(t, (y0 * SHRINK, y1 * SHRINK), dy * SHRINK)
+        logger.debug("t=%.1f scrolled %d px in rows %d-%d", t, dy * SHRINK, y0 * SHRINK, y1 * SHRINK)
         return True
 
     # --- choosing what to read --------------------------------------------------------------
@@ -180,6 +218,7 @@ class TextTracker:
             jobs = [(box, since)]
         scale = min(2.5, self._base_h / box[3]) if box[3] else 1.0
         scale = scale if scale > 1.05 else 1.0
+        self._read_windows(frame, jobs, scale)
         for (x, y, w, h), job_since in jobs:
             full = (x * SHRINK, y * SHRINK, w * SHRINK, h * SHRINK)
             flat = float(small[y:y + h, x:x + w].std()) <= _FLAT_STD  # nothing to read there
@@ -190,10 +229,19 @@ class TextTracker:
         band = (box[0], box[1], box[2], max(2, round(_TITLE_SHARE * box[3])))
         in_band = [s for b, s in jobs if _overlap(b, band)]
         if in_band:
-            self.log.title(min(in_band), self.ocr.submit(frame, tuple(v * SHRINK for v in band), scale, title=True))
+            self._read_title(frame, box, band, min(in_band), scale)
         if whole:
             self._remember(small)
         self.log.settle(since)
+
+    def _read_title(self, frame: np.ndarray, box: Box, band: Box, since: float, scale: float) -> None:
+        """The title bar at the top of the screen (or the tab shown in a browser's tab strip)."""
+        found = title_band(frame, to_frame(box), search=4)
+        if found is None:
+            crop, how = to_frame(band), "top_band"
+        else:
+            crop, how = _title_crop(frame, found)
+        self.log.title(since, self.ocr.submit(frame, crop, scale, title=True), how, found)
 
     def _recall(self, t: float, small: np.ndarray, changed: np.ndarray) -> bool:
         """Back to a screen read before: take its text; only what differs is read later."""
@@ -211,6 +259,7 @@ class TextTracker:
         self.log.recall(float(np.median(self._since[changed])), best.key)
         self.ref = best.thumb.copy()
         self._since[:] = np.inf
+        self.windows.pending, self.windows.open = [], []
         return True
 
     def _remember(self, small: np.ndarray) -> None:
@@ -219,27 +268,22 @@ class TextTracker:
         del self._memory[_MEMORY:]
 
 
-def _vertical_shift(cur: np.ndarray, ref: np.ndarray, threshold: int) -> tuple[int, int, int] | None:
-    """``(dy, y0, y1)``: rows y0..y1 of ``cur`` show ``ref`` moved up by ``dy`` rows; or None."""
-    cur, ref = cur.astype(np.int16), ref.astype(np.int16)
-    h, w = cur.shape
-    inked = cur.std(axis=1) > _FLAT_STD  # blank rows match any shift: they prove nothing
-    tolerance = 0.02 * w  # pixels per row that may differ anyway (cursor, caret)
-    changed = ((np.abs(cur - ref) > threshold).sum(axis=1) > tolerance) & inked
-    best, best_rows, best_count = 0, np.zeros(h, bool), 0
-    for dy in range(-(h // 3), h // 3 + 1):
-        if dy == 0:
-            continue
-        rows = np.zeros(h, bool)  # rows r with cur[r] == ref[r + dy]
-        a, b = (cur[:h - dy], ref[dy:]) if dy > 0 else (cur[-dy:], ref[:h + dy])
-        rows[max(0, -dy):h - max(0, dy)] = (np.abs(a - b) > threshold).sum(axis=1) <= tolerance
-        count = int(np.count_nonzero(rows & changed))
-        if count > best_count:
-            best, best_rows, best_count = dy, rows, count
-    if best_count < max(_SCROLL_MIN_ROWS, 0.3 * np.count_nonzero(changed)):
-        return None
-    moved = np.flatnonzero(best_rows & changed)
-    return best, int(moved[0]), int(moved[-1]) + 1
+def _title_crop(frame: np.ndarray, band: Box) -> tuple[Box, str]:
+    """Where a title bar's text is: the tab shown in a tab strip, else the bar without icon and buttons."""
+    tab = active_tab(frame, band)
+    return (tab, "browser_tab") if tab != band else (title_text_box(band), "title_bar")
+
+
+def _same_ground(frame: np.ndarray, item: Raised) -> bool:
+    """The region's background is the one it had (a page that moved or changed, not a window)."""
+    x, y, w, h = to_frame(item.box)
+    return abs(float(np.median(frame[y:y + h, x:x + w])) - float(np.median(item.under))) < 24
+
+
+def _spans(inner: Box, outer: Box) -> bool:
+    """``inner`` reaches (within 3 %) both the left and the right side of ``outer``."""
+    margin = 0.03 * outer[2]
+    return inner[0] <= outer[0] + margin and inner[0] + inner[2] >= outer[0] + outer[2] - margin
 
 
 def _area(box: Box) -> int:

@@ -38,7 +38,7 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     recordings = [r for r in submission.get("recordings") or [] if isinstance(r, dict) and r.get("path")]
     if not recordings:
         return _failed(modality, ErrorCode.BAD_SUBMISSION, "no screen recording in the submission", started)
-    ocr = Ocr() if opts.ocr else None
+    ocr = Ocr(languages=opts.languages) if opts.ocr else None
     try:
         return _analyse(modality, recordings, opts, ocr, started)
     finally:

@@ -5,24 +5,29 @@
 remembered and recalled, blank stretches. :func:`replay` walks it with the OCR results and keeps
 the visible lines and the window title, giving
 
-- ``contexts``: ``[(t, title Line or None)]``: each legible new title from ``t`` on (None while
-  the screen is blank). An illegible title is no evidence of a switch and is skipped.
+- ``contexts``: ``[(t, Foreground or None)]``: the window in front from ``t`` on (None while the
+  screen is blank): the latest of the title at the top of the screen (a maximised window, the
+  browser tab shown) and the windows raised over part of it that are still there. A raised
+  window is named by its own title bar, or, without one, by its topmost line of text; one whose
+  title is a line the screen already showed (a page's own header) or whose text is mostly words
+  the screen already showed (the exam page itself) is no window. An illegible title is no
+  evidence of a switch and is skipped.
 - ``matches``: deny-list terms on screen, each ``{term, category, start_s, end_s, text, box}``,
   from the time its region changed to show it until the time its region changed again.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from handlers.screencast.foreground import Foreground, FrontMixin, RaisedWindow, joined
 from handlers.screencast.matching import Matcher, Term
 from handlers.screencast.ocr import Box, Line
 
-__all__ = ["TextLog", "replay"]
+__all__ = ["Foreground", "TextLog", "replay"]
 
-_MIN_TITLE_CONF = 50.0
+
 
 
 class TextLog:
@@ -35,8 +40,18 @@ class TextLog:
     def read(self, t: float, box: Box, crop: int | None) -> None:
         self.entries.append(("read", t, box, crop))
 
-    def title(self, t: float, crop: int) -> None:
-        self.entries.append(("title", t, crop))
+    def title(self, t: float, crop: int, how: str = "title_bar", strip: Box | None = None) -> None:
+        """The title at the top of the screen was read (``strip``: the browser tab strip it is in)."""
+        self.entries.append(("title", t, crop, how, strip))
+
+    def window(self, t: float, box: Box, key: int, crops: list[int], text_ok: bool = True) -> None:
+        """A window appeared over ``box`` at ``t``; ``crops``: reads of the title bars that may be its;
+        ``text_ok``: without a legible one, it may be named by its text."""
+        self.entries.append(("window", t, box, key, crops, text_ok))
+
+    def gone(self, t: float, key: int) -> None:
+        """Window ``key`` left: what was under it shows again."""
+        self.entries.append(("gone", t, key))
 
     def settle(self, t: float) -> None:
         """A group of reads is complete: match the deny-list against what is now visible."""
@@ -67,15 +82,20 @@ class _Open:
 
 
 @dataclass
-class _State:
+class _State(FrontMixin):
     matcher: Matcher
     results: dict[int, list[Line]]
     lines: list[Line] = field(default_factory=list)
     title: Line | None = None
-    read_title: Line | None = None
-    memory: dict[int, tuple[list[Line], Line | None]] = field(default_factory=dict)
+    title_how: str = "title_bar"
+    title_t: float = 0.0
+    strip: Box | None = None  # the browser's tab strip: the other tabs' titles are not on show
+    read_title: tuple[Line | None, str] = (None, "title_bar")
+    windows: list[RaisedWindow] = field(default_factory=list)
+    front: Foreground | None = None
+    memory: dict[int, tuple[list[Line], tuple[Line | None, str]]] = field(default_factory=dict)
     open: dict[str, _Open] = field(default_factory=dict)
-    contexts: list[tuple[float, Line | None]] = field(default_factory=list)
+    contexts: list[tuple[float, Foreground | None]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
     shown: dict[Line, float] = field(default_factory=dict)  # line -> when it appeared
     gone: dict[Line, float] = field(default_factory=dict)  # line -> when its region changed
@@ -116,20 +136,7 @@ class _State:
             self.shown[line] = t
         return list(lines)
 
-    def title_read(self, t: float, crop: int) -> None:
-        found = self.results.get(crop, [])
-        self.read_title = _joined(found) if found else None
-        self.set_title(t, self.read_title)
-
-    def set_title(self, t: float, line: Line | None) -> None:
-        if line is None or line.conf < _MIN_TITLE_CONF or len(re.sub(r"\W", "", line.text)) < 4:
-            return
-        if self.title is None or self.title.text != line.text:
-            self.contexts.append((t, line))
-            self.shown[line] = t
-            if self.title is not None:
-                self.gone.setdefault(self.title, t)
-        self.title = line
+    # --- screens, matching, blanks -----------------------------------------------------------------
 
     def remember(self, key: int) -> None:
         self.memory[key] = (list(self.lines), self.read_title)
@@ -139,13 +146,18 @@ class _State:
         for line in self.lines:
             self.gone.setdefault(line, t)
         self.lines = self._shown(t, lines)
-        self.set_title(t, title)
+        self.windows = []
+        self.set_title(t, *title)
+        self._front(t)
         self.settle(t)
 
     def settle(self, t: float) -> None:
-        self.read_title = None
+        self.read_title = (None, "title_bar")
+        self._name_windows()
         present: dict[str, tuple[Term, Line]] = {}
-        for line in ([self.title] if self.title else []) + self.lines:
+        titles = [w.line for w in self.windows if w.how == "window_title_bar"]
+        shown = [ln for ln in self.lines if self.strip is None or not _overlap(ln.box, self.strip)]
+        for line in ([self.title] if self.title else []) + titles + shown:  # not the tabs not shown
             for term in self.matcher.denied(line.text):
                 present.setdefault(term.text, (term, line))
         for key in [k for k in self.open if k not in present]:
@@ -153,16 +165,16 @@ class _State:
         for key, (term, line) in present.items():
             self.open.setdefault(key, _Open(term, self.shown.get(line, t), line))
         self.gone = {}
-        visible = set(self.lines) | ({self.title} if self.title else set())
+        visible = set(self.lines) | ({self.title} if self.title else set()) | set(titles)
         self.shown = {k: v for k, v in self.shown.items() if k in visible}
 
     def blank(self, t: float) -> None:
         for key in list(self.open):
             self.close(key, t)
-        self.lines = []
-        if self.title is not None or not self.contexts:
+        self.lines, self.windows = [], []
+        if self.front is not None or not self.contexts:
             self.contexts.append((t, None))
-        self.title = None
+        self.title, self.front = None, None
 
     def close(self, key: str, end: float) -> None:
         item = self.open.pop(key)
@@ -171,24 +183,17 @@ class _State:
 
 
 def replay(log: TextLog, results: dict[int, list[Line]], matcher: Matcher,
-           end: float) -> tuple[list[tuple[float, Line | None]], list[dict[str, Any]]]:
+           end: float) -> tuple[list[tuple[float, Foreground | None]], list[dict[str, Any]]]:
     """Walk the log with the OCR results; return ``(contexts, matches)``."""
     state = _State(matcher, results)
     handlers = {"read": state.read, "title": state.title_read, "settle": state.settle, "blank": state.blank,
-                "remember": state.remember, "recall": state.recall, "shift": state.shift}
+                "remember": state.remember, "recall": state.recall, "shift": state.shift,
+                "window": state.window, "gone": state.gone_window}
     for kind, *args in log.entries:
         handlers[kind](*args)
     for key in list(state.open):
         state.close(key, end)
     return state.contexts, state.matches
-
-
-def _joined(lines: list[Line]) -> Line:
-    x0, y0 = min(ln.box[0] for ln in lines), min(ln.box[1] for ln in lines)
-    x1 = max(ln.box[0] + ln.box[2] for ln in lines)
-    y1 = max(ln.box[1] + ln.box[3] for ln in lines)
-    ordered = sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
-    return Line(" ".join(ln.text for ln in ordered), (x0, y0, x1 - x0, y1 - y0), min(ln.conf for ln in lines))
 
 
 def _overlap(a: Box, b: Box) -> bool:

@@ -153,6 +153,7 @@ def handler_input(sample: Sample, work_dir: Path, submission_id: int = 1) -> dic
         "recordings": [_file_item(p) for p in sample.recordings],
         "reference_photo": _file_item(sample.reference_photo),
         "reference_voice": _file_item(sample.reference_voice),
+        "grader": None,  # grader_payload's grader: none outside XQueue
         "work_dir": str(work_dir.absolute()),
     }
 

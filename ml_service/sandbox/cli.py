@@ -5,11 +5,12 @@ Usage (``python -m ml_service sandbox ...`` delegates here with the words after
 
     sandbox [serve] [--state-dir DIR] [--host 127.0.0.1] [--xqueue-port 18040]
                     [--platform-port 8000] [--processing-delay S] [--config sandbox.json]
-                    [--verbose]
+                    [--flavour xqueue|edx-submissions] [--edx-score scaled|integer] [--verbose]
     sandbox add-client CLIENT_ID [--state-dir DIR] [--config sandbox.json]
                     [--secret-file F | --generate]     (default: the secret is read from stdin)
 
-``serve`` runs until SIGINT or SIGTERM. Settings come from the defaults, then the JSON
+``serve`` runs until SIGINT or SIGTERM. ``--flavour edx-submissions`` makes ``/xqueue/``
+behave like edx-submissions' XQueue API instead of openedx/xqueue (README "Servers"). Settings come from the defaults, then the JSON
 config file (keys are :class:`SandboxConfig` fields), then the flags. Secrets, passwords
 and tokens are never logged; ``--generate`` prints the new secret once, on stdout.
 """
@@ -52,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--xqueue-port", type=int)
     serve.add_argument("--platform-port", type=int)
     serve.add_argument("--processing-delay", type=float, metavar="S",
-                       help="seconds a pulled submission stays hidden (default 60)")
+                       help="seconds a pulled submission stays hidden (default 60; edx-submissions 300)")
+    serve.add_argument("--flavour", choices=("xqueue", "edx-submissions"),
+                       help="which XQueue server to behave like (default xqueue)")
+    serve.add_argument("--edx-score", choices=("scaled", "integer"),
+                       help="edx-submissions: store score x points_possible (4.0.2, default) or integers only")
     serve.add_argument("--verbose", "-v", action="store_true", help="log every request")
     add = sub.add_parser("add-client", help="register a platform client in the state dir")
     add.add_argument("client_id")
@@ -104,6 +109,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "xqueue_port": getattr(args, "xqueue_port", None),
         "platform_port": getattr(args, "platform_port", None),
         "processing_delay_s": getattr(args, "processing_delay", None),
+        "flavour": getattr(args, "flavour", None),
+        "edx_score": getattr(args, "edx_score", None),
     }
     settings.update({key: value for key, value in flags.items() if value is not None})
     return settings

@@ -23,8 +23,11 @@ DEFAULT_QUEUES = ("debug", "webcam", "screencast", "audio", "keystrokes")
 _QUEUE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _FILE_KEYS = {
     "state_dir", "host", "xqueue_port", "platform_port", "users", "queues", "clients",
-    "processing_delay_s", "token_ttl_s", "stale_after_s",
+    "processing_delay_s", "token_ttl_s", "stale_after_s", "flavour", "edx_score",
 }
+FLAVOURS = ("xqueue", "edx-submissions")
+EDX_SCORES = ("scaled", "integer")
+_LEASE_S = {"xqueue": 60.0, "edx-submissions": 300.0}
 
 
 @dataclass
@@ -38,13 +41,15 @@ class SandboxConfig:
     users: dict[str, str] = field(default_factory=lambda: {"ml_service": "ml_password"})
     queues: list[str] = field(default_factory=lambda: list(DEFAULT_QUEUES))
     clients: dict[str, str] = field(default_factory=dict)  # client_id -> secret
-    processing_delay_s: float = 60.0
+    processing_delay_s: float | None = None  # None: the flavour's (60 s xqueue, 300 s edx-submissions)
     token_ttl_s: float = 3600.0
     stale_after_s: float = 90.0
     clock: Callable[[], float] = time.time
     callback_attempts: int = 5
     callback_timeout_s: float = 5.0
     max_failures: int = 3
+    flavour: str = "xqueue"  # or "edx-submissions": which server /xqueue/ behaves like
+    edx_score: str = "scaled"  # edx-submissions 4.0.2 (score x points_possible) or "integer" (before)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
@@ -57,8 +62,14 @@ class SandboxConfig:
         return (
             f"SandboxConfig(state_dir={str(self.state_dir)!r}, host={self.host!r}, "
             f"xqueue_port={self.xqueue_port}, platform_port={self.platform_port}, "
-            f"users=[{users}], queues={self.queues!r}, clients={sorted(self.clients)!r})"
+            f"users=[{users}], queues={self.queues!r}, clients={sorted(self.clients)!r}, "
+            f"flavour={self.flavour!r})"
         )
+
+    @property
+    def lease_s(self) -> float:
+        """How long a pulled submission stays hidden."""
+        return _LEASE_S.get(self.flavour, 60.0) if self.processing_delay_s is None else self.processing_delay_s
 
     def problems(self) -> list[str]:
         """Every invalid setting, as readable text (empty = valid)."""
@@ -81,7 +92,14 @@ class SandboxConfig:
                 found.append(f"{name}: {port!r} is not a port number")
         if self.xqueue_port == self.platform_port != 0:
             found.append(f"xqueue_port and platform_port are both {self.xqueue_port}")
-        for name in ("processing_delay_s", "callback_timeout_s", "max_failures"):
+        if self.flavour not in FLAVOURS:
+            found.append(f"flavour {self.flavour!r}: expected one of {', '.join(FLAVOURS)}")
+        if self.edx_score not in EDX_SCORES:
+            found.append(f"edx_score {self.edx_score!r}: expected one of {', '.join(EDX_SCORES)}")
+        if self.processing_delay_s is not None and (not _is_number(self.processing_delay_s)
+                                                    or self.processing_delay_s < 0):
+            found.append("processing_delay_s must be a number >= 0")
+        for name in ("callback_timeout_s", "max_failures"):
             if not _is_number(getattr(self, name)) or getattr(self, name) < 0:
                 found.append(f"{name} must be a number >= 0")
         for name in ("token_ttl_s", "stale_after_s", "callback_attempts"):

@@ -5,7 +5,9 @@ Routes (``docs/contracts.md`` §4 for the first two)::
     POST /ml/auth/token              client credentials (JSON or form) -> HS256 JWT
     POST /ml/events                  Bearer JWT + status event -> {"ok": true}
     GET  /media/<path>               XQueue's stored files, a plain GET with no cookie
-    POST /api/sessions               queue + body + files -> submitted to the XQueue
+    POST /api/sessions               queue + body + files -> submitted to the XQueue (edx-submissions
+                                     flavour: created in process, as the LMS does; optional fields
+                                     grader, points_possible, student_id)
     POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
     GET  /api/results | /api/services | /api/events
     GET  /report/<n>                 the report of the n-th stored result (1 = oldest)
@@ -22,6 +24,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import NotFound
 
+from ml_service.errors import SubmissionError
+from ml_service.lms_body import find_description
 from ml_service.sandbox.events import EventError, parse_event
 from ml_service.sandbox.page import REFRESH_S, render_status_page, stored_report
 from ml_service.sandbox.queue_store import Refused
@@ -121,6 +125,8 @@ def create_session() -> Any:
     header = json.dumps({"lms_callback_url": callback, "lms_key": lms_key, "queue_name": queue})
     _state().platform.open_session(token, lms_key, queue, _session_id(body))
     files = {name: storage.stream for name, storage in request.files.items()}
+    if _state().edx is not None:
+        return _create_edx_session(token, lms_key, queue, body, files)
     try:
         submission_id, _ = _state().queue.submit(header, body, files, request.remote_addr or "")
     except Refused as exc:
@@ -131,14 +137,25 @@ def create_session() -> Any:
     return jsonify(submission_id=submission_id, callback=callback)
 
 
-def _session_id(body: str) -> str | None:
-    """The session id in an xqueue_body (ours, or wrapped in an LMS grader_payload)."""
+def _create_edx_session(token: str, lms_key: str, queue: str, body: str, files: dict[str, Any]) -> Any:
+    """``create_external_grader_detail``: the body is the LMS's answer (``student_response``)."""
     try:
-        parsed = json.loads(body)
-        if isinstance(parsed, dict) and "session_id" not in parsed:
-            payload = parsed.get("grader_payload")
-            parsed = json.loads(payload) if isinstance(payload, str) else payload
+        points = int(request.form.get("points_possible", "1"))
     except ValueError:
+        return _error(400, "points_possible must be an integer")
+    submission_id = _state().edx.create(  # type: ignore[union-attr]
+        queue, body, files, queue_key=lms_key, token=token, grader=request.form.get("grader", queue),
+        points_possible=points, student_id=request.form.get("student_id", f"student-{token[:8]}"))
+    _state().platform.bind_session(token, submission_id)
+    logger.info("session created in queue %s as edx-submissions submission %d", queue, submission_id)
+    return jsonify(submission_id=submission_id)
+
+
+def _session_id(body: str) -> str | None:
+    """The session id in a body: ours, or in an LMS envelope (as the worker reads it)."""
+    try:
+        parsed, _grader = find_description(json.loads(body))
+    except (ValueError, RecursionError, SubmissionError):  # a hostile body is still queued; it just has no session id
         return None
     value = parsed.get("session_id") if isinstance(parsed, dict) else None
     return str(value) if isinstance(value, (str, int)) else None

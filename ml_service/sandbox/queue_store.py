@@ -174,6 +174,11 @@ class QueueStore:
                 (self._max_failures, submission_id),
             )
 
+    def unretired(self) -> int:
+        """Submissions not retired yet, in every queue."""
+        with self._db.read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM submissions WHERE retired = 0").fetchone()[0])
+
     def submission(self, submission_id: int) -> dict[str, Any] | None:
         """Every stored column of one submission (for tests and the status page)."""
         with self._db.read() as conn:

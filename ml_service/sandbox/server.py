@@ -23,6 +23,7 @@ from ml_service.sandbox.faults import FaultInjector, FaultPlan
 from ml_service.sandbox.platform_app import create_platform_app
 from ml_service.sandbox.state import SandboxState, open_state
 from ml_service.sandbox.xqueue_app import create_xqueue_app
+from ml_service.sandbox.xqueue_edx_app import create_edx_app
 
 __all__ = ["Sandbox"]
 
@@ -66,7 +67,8 @@ class Sandbox:
         state = open_state(self.config)
         cfg = self.config
         plan = lambda: self.faults  # noqa: E731 - the plan may be replaced while serving
-        xqueue_app = FaultInjector(create_xqueue_app(state), plan)
+        make_app = create_edx_app if cfg.flavour == "edx-submissions" else create_xqueue_app
+        xqueue_app = FaultInjector(make_app(state), plan)
         xqueue = make_server(cfg.host, cfg.xqueue_port, xqueue_app, threaded=True)
         try:
             platform = make_server(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ml_service.sandbox.config import SandboxConfig
 from ml_service.sandbox.db import Database
+from ml_service.sandbox.edx_store import EdxStore
 from ml_service.sandbox.logins import LoginSessions
 from ml_service.sandbox.platform_store import PlatformStore
 from ml_service.sandbox.queue_store import QueueStore
@@ -30,6 +31,7 @@ class SandboxState:
     platform: PlatformStore
     tokens: TokenIssuer
     logins: LoginSessions
+    edx: EdxStore | None = None  # the edx-submissions flavour's submissions
     xqueue_url: str = ""
     platform_url: str = ""
 
@@ -62,11 +64,14 @@ def open_state(config: SandboxConfig) -> SandboxState:
     media_root(config.state_dir).mkdir(exist_ok=True)
     queue = QueueStore(
         db, media_root(config.state_dir), config.queues, config.clock,
-        config.processing_delay_s, config.max_failures,
+        config.lease_s, config.max_failures,
     )
+    edx = None
+    if config.flavour == "edx-submissions":
+        edx = EdxStore(db, media_root(config.state_dir), config.clock, config.lease_s, config.edx_score)
     platform = PlatformStore(db, config.clock)
     for client_id, secret in config.clients.items():
         platform.add_client(client_id, secret)
     key = load_signing_key(config.state_dir / "signing.key")
     tokens = TokenIssuer(key, config.clock, config.token_ttl_s)
-    return SandboxState(config, queue, platform, tokens, LoginSessions(db, config.clock))
+    return SandboxState(config, queue, platform, tokens, LoginSessions(db, config.clock), edx)

@@ -22,7 +22,7 @@ from ml_service.sandbox.logins import SESSION_AGE_S, random_key
 from ml_service.sandbox.queue_store import INVALID_FORMAT, Refused
 from ml_service.sandbox.state import SandboxState
 
-__all__ = ["create_xqueue_app", "reply"]
+__all__ = ["append_slash", "create_xqueue_app", "reply"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def create_xqueue_app(state: SandboxState) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["MAX_FORM_MEMORY_SIZE"] = 2_621_440  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
     app.extensions["sandbox"] = state
-    app.before_request(_append_slash)
+    app.before_request(append_slash)
     app.register_blueprint(bp)
     return app
 
@@ -52,7 +52,7 @@ def _state() -> SandboxState:
     return current_app.extensions["sandbox"]
 
 
-def _append_slash() -> Response | None:
+def append_slash() -> Response | None:
     """Answer Werkzeug's slash redirect with a 301 (Django) instead of its 308."""
     exc = request.routing_exception
     if not isinstance(exc, RequestRedirect):

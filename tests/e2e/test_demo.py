@@ -10,12 +10,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from ml_service.demo_samples import DEMO_SAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = re.compile(r"([a-z_]+) (\d+)/(\d+)")
 
 
+@pytest.mark.timeout(1260)  # a fresh machine makes every sample recording first (the subprocess allows 1200 s)
 def test_demo_finds_what_every_sample_holds_and_reports_it(tmp_path):
     run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--out", str(tmp_path), "--timeout", "420"],
                          cwd=REPO, capture_output=True, text=True, timeout=1200)

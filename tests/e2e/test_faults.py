@@ -229,3 +229,23 @@ def test_sigterm_on_a_hung_job_hands_it_back_and_it_is_answered_later(tmp_path, 
     text = log.read_text()
     assert SECRET not in text and XQ_PASSWORD not in text and "eyJ" not in text
     assert journal_states(tmp_path) == {1: "delivered"}
+
+
+def test_a_hanging_events_endpoint_never_delays_a_job(tmp_path, wav):
+    """Status events leave from a background thread: jobs are answered while every event hangs."""
+    with Sandbox(sandbox_config(tmp_path)) as sb:
+        ids = submit(sb, 3, wav)
+        sb.faults = FaultPlan(slow_rate=1.0, slow_s=20.0, paths=("/ml/events",))
+        worker = build_worker(Settings.from_env(env_for(sb.xqueue_url, sb.platform_url, tmp_path,
+                                                        ML_HTTP_TIMEOUT_S="60")))
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and answered(sb) != ids:
+            time.sleep(0.05)
+        assert answered(sb) == ids, "the jobs waited for the hanging events endpoint"
+        sb.faults = FaultPlan()
+        started = time.monotonic()
+        worker.request_stop()
+        thread.join(30)
+        assert not thread.is_alive() and time.monotonic() - started < 10, "the drain at stop is bounded"

@@ -206,9 +206,25 @@ def test_deny_terms_survive_ocr_noise(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["discard the first row", "a poem by Poe", "slack variable", "messenger RNA",
-                                  "Google Chrome", "signal processing"])
+                                  "Google Chrome", "signal processing", "The characteri",
+                                  "Экзамен 42: Линейная алгебра — вопрос 2 из 5", "быть в контакте с преподавателем",
+                                  "знания и умения", "ответы на вопросы", "поиск собственных значений"])
 def test_ordinary_words_are_not_deny_terms(text: str) -> None:
     assert Matcher(DEFAULT_DENY_LIST).denied(text) == []
+
+
+@pytest.mark.parametrize(("text", "term"), [
+    ("Мария: скиньте в Телеграм", "Телеграм"),
+    ("Тeлeгpaм", "Телеграм"),  # Latin e, p, a inside the Cyrillic word, as rus+eng OCR reads it
+    ("Ответы Mail.ru: как найти ранг матрицы", "Ответы Mail.ru"),
+    ("ранг матрицы — Яндекс: нашлось 2 млн результатов", "Яндекс"),
+    ("ГДЗ по алгебре 9 класс", "ГДЗ"),
+    ("Мессенджер ВКонтакте", "Мессенджер ВКонтакте"),
+    ("Яндекс Переводчик", "Яндекс Переводчик"),
+    ("Telegram Web — Иван Петров", "Telegram"),  # mixed-language line
+])
+def test_russian_deny_terms_are_found(text: str, term: str) -> None:
+    assert term in [t.text for t in Matcher(DEFAULT_DENY_LIST).denied(text)]
 
 
 def test_content_box_needs_centred_bars() -> None:

@@ -159,3 +159,14 @@ def test_any_configured_user_can_log_in(config, tmp_path, clock):
         assert reply.json() == {"return_code": 0, "content": "Logged in"}
         queuelen = http.get(f"{sb.xqueue_url}/xqueue/get_queuelen/", params={"queue_name": "c"})
         assert queuelen.json()["content"] == "Valid queue names are: a, b"
+
+
+def test_submit_builds_xqueue_files_from_file_parts_only(xq):
+    """openedx/xqueue ignores an ``xqueue_files`` form field (XQUEUE.md §11): so does the sandbox."""
+    urls = json.dumps({"webcam.webm": "http://127.0.0.1:9/elsewhere.webm"})
+    for callback, parts in (("http://127.0.0.1:9/a", {"mic.wav": ("mic.wav", b"RIFF")}), ("http://127.0.0.1:9/b", None)):
+        header = json.dumps({"lms_callback_url": callback, "lms_key": "k", "queue_name": "webcam"})
+        form = {"xqueue_header": header, "xqueue_body": "{}", "xqueue_files": urls}
+        assert xq.call("POST", "/xqueue/submit/", data=form, files=parts)[0] == 0
+    assert list(xq.pull_decoded("webcam")["files"]) == ["mic.wav"]
+    assert xq.pull_decoded("webcam")["files"] == {}
