@@ -90,7 +90,7 @@ def _speaker_events(d: speakers.Diarization, opts: Options, reference, facts) ->
         events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_merge_similarity)
     if opts.enabled("voice_mismatch"):
         identity = voices.identify(d, reference, opts.voice_match_threshold, opts.voice_reject_threshold,
-                                   opts.voice_margin, opts.voice_foreign_below)
+                                   opts.voice_margin, opts.voice_foreign_below, opts.voice_dominant_ratio)
         events += voices.voice_mismatch_events(d, identity, reference is not None,
                                                opts.speech_merge_gap_s, opts.speech_min_s)
         facts["voice_similarity"] = [round(s, 3) for s in identity.similarity]

@@ -22,7 +22,10 @@ fixed threshold cannot accuse; the decision is relative:
   while every foreign voice found on the real set scored 0.38-0.58).
 
 Without an enrolment the dominant voice (most speech) is the candidate's and the other voices
-(distinct by clustering) are foreign. Confidence grows with the margin and is lower for voices
+(distinct by clustering) are foreign, unless another voice speaks more than ``dominant_ratio``
+(``voice_dominant_ratio``) times as much: then who sits the exam is unclear (a meeting, two
+people reading in turn), the decision is ``dominant_unclear`` and nobody is accused
+(``multiple_speakers`` still reports the voices). Confidence grows with the margin and is lower for voices
 with little speech; it never exceeds 0.95.
 """
 
@@ -62,14 +65,12 @@ def _conf(x: float, seconds: float) -> float:
 
 
 def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject: float, margin: float,
-             foreign_below: float = 1.0) -> Identity:
+             foreign_below: float = 1.0, dominant_ratio: float = 1.0) -> Identity:
     """The identity decision for the voices of ``d`` (see the module docstring)."""
     if not len(d.centroids):
         return Identity("no_voice", [])
     if reference is None:
-        sims = [float(c @ d.centroids[0]) for c in d.centroids]
-        foreign = {k: _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k]) for k in range(1, len(sims))}
-        return Identity("dominant_voice", sims, {0}, foreign)
+        return _dominant(d, dominant_ratio)
     sims = [float(c @ reference) for c in d.centroids]
     best = int(np.argmax(sims))
     if sims[best] < reject:
@@ -85,6 +86,23 @@ def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject
             out.foreign[k] = _conf(0.6 + 2.0 * (sims[best] - s - margin), d.seconds[k])
         else:
             out.uncertain.add(k)
+    return out
+
+
+def _dominant(d: Diarization, ratio: float) -> Identity:
+    """Without enrolment: the voice with the most speech is the candidate's, the others foreign,
+    unless another voice has more than ``ratio`` times its speech: then nobody is sure who sits
+    the exam, and those voices are ``uncertain`` (a meeting-like session)."""
+    sims = [float(c @ d.centroids[0]) for c in d.centroids]
+    out = Identity("dominant_voice", sims, {0})
+    for k in range(1, len(sims)):
+        if d.seconds[k] > ratio * d.seconds[0]:
+            out.uncertain.add(k)
+        else:
+            out.foreign[k] = _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k])
+    if out.uncertain:
+        out.uncertain.add(0)
+        out.decision = "dominant_unclear"
     return out
 
 
