@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ml_service.errors import SubmissionError
+from ml_service.handler_api import SubmissionError
 
 __all__ = ["CHECKS", "DEFAULTS", "Options"]
 

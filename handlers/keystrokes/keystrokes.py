@@ -21,7 +21,7 @@ from handlers.keystrokes.checks import automation, idle, paste_bursts
 from handlers.keystrokes.events import KeyLog, LogError, read_log
 from handlers.keystrokes.options import Options, OptionsError
 from handlers.keystrokes.rhythm import Timing, build_profile, timing
-from ml_service.results import ErrorCode, build_result, error_result
+from ml_service.handler_api import ErrorCode, build_result, error_result
 
 __all__ = ["MODALITY", "analyse", "process"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from ml_service.errors import SubmissionError
+from ml_service.handler_api import SubmissionError
 
 __all__ = ["Options"]
 
