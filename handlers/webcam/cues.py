@@ -32,6 +32,7 @@ def talking(data: Observations, opts: Options, people: People) -> list[Violation
     for i, o in enumerate(data.obs):
         if i not in is_usable:
             labels.append((o.t, None if (o.dark or o.face is not None) else False))
+            still_moving[o.t] = False  # a gap with an unusable sample is never bridged
             continue
         lo, hi = np.searchsorted(times, o.t - half), np.searchsorted(times, o.t + half, side="right")
         window = mouth[lo:hi]
@@ -65,7 +66,8 @@ def _moving(window: np.ndarray, opts: Options) -> bool:
 
 
 def _smiling(i: int, o: Obs, opts: Options, people: People) -> bool:
-    return people.rel(i, o, "smile") >= people.limit(i, "smile", opts.smile_delta)
+    """Smiling, or half-way there: a smile's landmarks waver on the way up and down as well."""
+    return people.rel(i, o, "smile") >= 0.5 * people.limit(i, "smile", opts.smile_delta)
 
 
 def _frontal(i: int, o: Obs, opts: Options, people: People) -> bool:
