@@ -1,18 +1,24 @@
 """The audio handler on the real development set, per condition, with diarization figures.
 
-    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE]
+    python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE] [--only TEXT]
 
 Builds (or reuses) the real set (:mod:`ml_service.realsets.audio`), runs the handler on every
 sample as the worker would, and prints JSON lines on stdout and a table on stderr:
 
 - ``"record": "check"``: per condition (``same-mic``, ``other-mic``, ``far-field``,
-  ``noise-suppressed``, ``all``) and check: precision, recall, truth and predicted events, and
-  false alarms per hour of the candidate alone (``alone`` samples: no violation in truth);
+  ``noise-suppressed``, ``all``: the sessions made from placed utterances) and per chain of the
+  real AMI meetings (``ami as-recorded``, ``ami laptop``, ..., ``ami all``) and check:
+  precision, recall, truth and predicted events, and false alarms per hour of the candidate
+  alone (``alone`` samples: no violation in truth);
+- ``"record": "voice_mismatch"``: the same check apart for sessions with an enrolment clip
+  and without one (the dominant voice taken as the candidate's);
 - ``"record": "second_voice"``: per condition, ``multiple_speakers`` recall over the truth
   episodes in which a second voice speaks at least 3 s (from the RTTM);
 - ``"record": "diarization"``: per condition, DER-style figures over the samples with more
   than one person (missed speech, false alarm, speaker confusion, DER without collar, frames of
-  10 ms, overlap counted per speaker) and how often the number of voices found was right;
+  10 ms, overlap counted per speaker), how often the number of voices found was right, and
+  ``two_voices_blocks``: precision and recall over 2 s blocks of "two or more people speak in
+  this block" (RTTM against the handler's turns), a finer view of ``multiple_speakers``;
 - ``"record": "identity"``: per condition, the enrolment similarity of the candidate's voice
   and of foreign voices, and the margin between them, as the handler reported them.
 """
@@ -40,6 +46,7 @@ from ml_service.handlers import load_handler, run_handler
 from ml_service.realsets.audio import CONDITIONS, condition_of
 
 _STEP = 0.01
+_BLOCK_S = 2.0  # blocks of the "two or more voices" figure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dump", type=Path, default=None, help="write every sample's violations and media here")
+    parser.add_argument("--only", default=None, help="only the samples whose name contains this (e.g. -ami-)")
     args = parser.parse_args(argv)
     built, _ = realsets.load_set("audio", args.cache, force=args.force)
+    built = [s for s in built if args.only is None or args.only in s.name]
     folder = Path(built[0].recordings[0]).parent
     handler = load_handler("handlers.audio.audio.process")
     runs = []
@@ -77,15 +86,29 @@ def _run(handler, sample: samples.Sample, number: int) -> dict[str, Any]:
 
 
 def _groups(runs):
+    """Per condition and all of the first-round kinds; then the real AMI meetings, per chain and all."""
     by = defaultdict(list)
     for run in runs:
-        by[condition_of(run[0].name)].append(run)
-    return [(c, by[c]) for c in CONDITIONS if by[c]] + [("all", runs)]
+        by[_group_of(run[0].name)].append(run)
+    placed = [r for r in runs if "-ami-" not in r[0].name]
+    ami = [r for r in runs if "-ami-" in r[0].name]
+    chains = sorted(k for k in by if k.startswith("ami "))
+    return ([(c, by[c]) for c in CONDITIONS if by[c]] + [("all", placed)] + [(k, by[k]) for k in chains]
+            + ([("ami all", ami)] if ami else []))
+
+
+def _group_of(name: str) -> str:
+    """``ami <chain>`` for a real AMI meeting (``real-ami-<condition>-<meeting>-<chain>``), else the condition."""
+    if "-ami-" not in name:
+        return condition_of(name)
+    rest = name.split("-ami-", 1)[1].removeprefix(condition_of(name) + "-")
+    return "ami " + rest.split("-", 1)[1]
 
 
 def _check_records(runs) -> list[dict]:
     out = []
     for cond, group in _groups(runs):
+        out += _mismatch_by_reference(cond, group)
         metrics = evaluation.evaluate([(s, v) for s, v, _ in group])
         alone = [(s, v) for s, v, _ in group if "-alone-" in s.name]
         hours = sum(s.duration_s for s, _ in alone) / 3600
@@ -95,6 +118,19 @@ def _check_records(runs) -> list[dict]:
                         "recall": m["recall"], "n_truth": m["n_truth"], "n_pred": m["n_pred"],
                         "alone_hours": round(hours, 3),
                         "false_alarms_per_alone_hour": round(alarms / hours, 2) if hours else None})
+    return out
+
+
+def _mismatch_by_reference(cond: str, group) -> list[dict]:
+    """``voice_mismatch`` precision and recall apart for sessions with and without an enrolment."""
+    out = []
+    for reference, part in (("enrolment", [r for r in group if r[0].reference_voice]),
+                            ("dominant_voice", [r for r in group if not r[0].reference_voice])):
+        m = evaluation.evaluate([(s, v) for s, v, _ in part]).get("voice_mismatch")
+        if m and (m["n_truth"] or m["n_pred"]):
+            out.append({"record": "voice_mismatch", "condition": cond, "reference": reference,
+                        "precision": m["precision"], "recall": m["recall"], "matched": m["n_matched"],
+                        "n_pred": m["n_pred"], "n_truth": m["n_truth"]})
     return out
 
 
@@ -159,29 +195,47 @@ def der(ref: dict, hyp: dict, seconds: float) -> dict[str, float]:
     for perm in itertools.permutations(range(len(hn)), min(len(rn), len(hn))):
         best = max(best, sum(overlap[i, j] for i, j in zip(range(len(rn)), perm)))
     n_ref, n_hyp = r.sum(axis=0), h.sum(axis=0)
+    both = _two_voices(r, n), _two_voices(h, n)
     missed = np.maximum(n_ref - n_hyp, 0).sum()
     false = np.maximum(n_hyp - n_ref, 0).sum()
     confusion = np.minimum(n_ref, n_hyp).sum() - best
     total = n_ref.sum()
     return {"ref_s": total * _STEP, "missed_s": missed * _STEP, "false_alarm_s": false * _STEP,
             "confusion_s": confusion * _STEP, "der": (missed + false + confusion) / max(total, 1),
-            "ref_speakers": len(rn), "hyp_speakers": len(hn)}
+            "ref_speakers": len(rn), "hyp_speakers": len(hn),
+            "multi_tp": int((both[0] & both[1]).sum()), "multi_fp": int((~both[0] & both[1]).sum()),
+            "multi_fn": int((both[0] & ~both[1]).sum())}
+
+
+def _two_voices(m: np.ndarray, n: int) -> np.ndarray:
+    """Per block of ``_BLOCK_S``: do two or more speakers of ``m`` speak in it?"""
+    per = int(_BLOCK_S / _STEP)
+    blocks = -(-n // per)
+    padded = np.zeros((len(m), blocks * per), bool)
+    padded[:, : m.shape[1]] = m
+    return padded.reshape(len(m), blocks, per).any(axis=2).sum(axis=0) >= 2
 
 
 def _diarization_records(runs, folder: Path) -> list[dict]:
     out = []
+    scored = {s.name: der(_rttm(folder / f"{s.name}.rttm"), _hypothesis(s), s.duration_s)
+              for s, _, _ in runs if any(k in s.name for k in ("-second-", "-meeting-", "-ami-"))}
     for cond, group in _groups(runs):
-        rows = [der(_rttm(folder / f"{s.name}.rttm"), _hypothesis(s), s.duration_s)
-                for s, _, _ in group if "-second-" in s.name or "-meeting-" in s.name]
+        rows = [scored[s.name] for s, _, _ in group if s.name in scored]
         if not rows:
             continue
         total = sum(r["ref_s"] for r in rows)
+        tp, fp, fn = (sum(r[k] for r in rows) for k in ("multi_tp", "multi_fp", "multi_fn"))
         sums = {k: sum(r[k] for r in rows) for k in ("missed_s", "false_alarm_s", "confusion_s")}
         out.append({"record": "diarization", "condition": cond, "samples": len(rows), "ref_speech_s": round(total, 1),
                     **{k.replace("_s", ""): round(v / total, 3) for k, v in sums.items()},
                     "der": round(sum(sums.values()) / total, 3),
                     "count_right": sum(r["ref_speakers"] == r["hyp_speakers"] for r in rows),
-                    "count_under": sum(r["ref_speakers"] > r["hyp_speakers"] for r in rows)})
+                    "count_under": sum(r["ref_speakers"] > r["hyp_speakers"] for r in rows),
+                    "voices_found": [f"{r['hyp_speakers']}/{r['ref_speakers']}" for r in rows],
+                    "two_voices_blocks": {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
+                                          "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+                                          "blocks": tp + fn}})
     return out
 
 
@@ -209,9 +263,11 @@ def _identity_records(runs) -> list[dict]:
 def _table(records: list[dict]) -> None:
     rows = [[r["condition"], r["check"], fmt(r["precision"]), fmt(r["recall"]), str(r["n_truth"]), str(r["n_pred"]),
              fmt(r["false_alarms_per_alone_hour"], 1)] for r in records if r["record"] == "check"]
+    rows += [[r["condition"], f"voice_mismatch ({r['reference']})", fmt(r["precision"]), fmt(r["recall"]),
+              str(r["n_truth"]), str(r["n_pred"]), "-"] for r in records if r["record"] == "voice_mismatch"]
     table(["condition", "check", "precision", "recall", "truth", "pred", "FA/alone h"], rows, sys.stderr)
     for r in records:
-        if r["record"] != "check":
+        if r["record"] not in ("check", "voice_mismatch"):
             print(r, file=sys.stderr)
 
 

@@ -1,6 +1,6 @@
 """Quality benchmark: run each modality's handler on its labelled set and score it per check.
 
-    python bench/quality.py [--modality M ...] [--data DIR] [--seed N] [--force] [--json]
+    python bench/quality.py [--modality M ...] [--sample NAME ...] [--data DIR] [--seed N] [--force] [--json]
     python bench/quality.py --real [--modality M ...] [--real-cache DIR] [--force] [--json]
 
 For every sample module (``ml_service/samples/<m>.py``) whose handler
@@ -47,6 +47,8 @@ Record = dict[str, Any]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench/quality.py", description=__doc__.split("\n")[0])
     parser.add_argument("--modality", action="append", default=[], metavar="M", help="only this one (repeatable)")
+    parser.add_argument("--sample", action="append", default=[], metavar="NAME",
+                        help="only this sample of the labelled set (repeatable; e.g. webcam-objects-phone)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="sample folder (default: bench-data/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="regenerate the sets even if reusable")
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     logging.basicConfig(level=logging.ERROR if args.json else logging.WARNING, stream=err)
     records: list[Record] = []
     for name in args.modality or available:
+        if args.sample and not any(s.startswith(f"{name}-") for s in args.sample):
+            continue
         for record in _bench_modality(name, args, progress):
             emit(record, out)
             records.append(record)
@@ -122,7 +126,8 @@ def _bench_modality(name: str, args: argparse.Namespace, progress: _Progress) ->
 def _sample_set(name: str, args: argparse.Namespace) -> tuple[list[samples.Sample], bool]:
     if args.real:
         return realsets.load_set(name, args.real_cache, force=args.force)
-    return samples.generate_set(name, args.data / name, seed=args.seed, force=args.force)
+    only = [s for s in args.sample if s.startswith(f"{name}-")] or None
+    return samples.generate_set(name, args.data / name, seed=args.seed, force=args.force, only=only)
 
 
 def _prepare(name: str) -> tuple[Handler | None, tuple[str, str] | None]:

@@ -12,7 +12,9 @@ missing (exit 1).
 Two measures, printed as JSON lines:
 
 - per frame: the detector's best ``cell phone`` score, against the frame's label (phone /
-  wallet / earbud case), at the handler's ``phone_min_score`` and below;
+  wallet / earbud case), at the handler's ``phone_min_score`` and below, on the full frame
+  and with second looks (zoomed candidates, tiles, mirrored; and as confirmations: see
+  :func:`per_frame`);
 - per clip: the frames in order, each held ``--hold-s``, encoded as H.264 and analysed by the
   webcam handler; ``phone_visible`` scored against the phone frames' runs
   (:mod:`ml_service.evaluation`), and its alarms on the wallet and earbud-case parts counted.
@@ -67,19 +69,57 @@ def frames(git_dir: Path) -> list[tuple[int, str, np.ndarray]]:
 
 
 def per_frame(items: list[tuple[int, str, np.ndarray]]) -> list[dict]:
+    """Frames called ``cell phone`` per label and threshold: the full frame as the handler
+    scans it, and three second looks tried to find more phones (each takes its best score
+    together with the full frame's): a crop around each candidate at twice its size, six
+    overlapping 400 px tiles (1.6x zoom), the mirrored frame; and two tried as confirmations
+    (the lower of the full frame's best score and the look's): the crop around the best
+    candidate, the mirrored frame."""
     from handlers.webcam.detector import ObjectDetector
 
     detector = ObjectDetector(0.1)
-    best = [(label, max((d.score for d in detector.detect(img) if d.label == "cell phone"), default=0.0))
-            for _, label, img in items]
+    looks: dict[str, list[tuple[str, float]]] = {k: [] for k in (
+        "full", "candidate_zoom", "tiles", "mirrored", "zoom_confirms", "mirror_confirms")}
+    for _, label, img in items:
+        found = [d for d in detector.detect(img, 0.05) if d.label == "cell phone"]
+        full = max((d.score for d in found), default=0.0)
+        looks["full"].append((label, full))
+        zooms = [_phone_score(detector, _around(img, d.box)) for d in found[:3]]
+        looks["candidate_zoom"].append((label, max(full, *zooms, 0.0)))
+        looks["tiles"].append((label, max(full, *(_phone_score(detector, t) for t in _tiles(img, 400)))))
+        mirrored = _phone_score(detector, img[:, ::-1])
+        looks["mirrored"].append((label, max(full, mirrored)))
+        looks["zoom_confirms"].append((label, min(full, zooms[0] if zooms else 0.0)))
+        looks["mirror_confirms"].append((label, min(full, mirrored)))
     records = []
-    for threshold in (0.3, 0.4, 0.5, 0.6):
-        counts = Counter(label for label, score in best if score >= threshold)
+    for look, best in looks.items():
         totals = Counter(label for label, _ in best)
-        records.append({"record": "per_frame", "threshold": threshold,
-                        **{f"{k}_frames": totals[k] for k in sorted(totals)},
-                        **{f"{k}_called_phone": counts[k] for k in sorted(totals)}})
+        for threshold in (0.3, 0.4, 0.5, 0.6):
+            counts = Counter(label for label, score in best if score >= threshold)
+            records.append({"record": "per_frame", "look": look, "threshold": threshold,
+                            **{f"{k}_frames": totals[k] for k in sorted(totals)},
+                            **{f"{k}_called_phone": counts[k] for k in sorted(totals)}})
     return records
+
+
+def _phone_score(detector, bgr: np.ndarray) -> float:
+    return max((d.score for d in detector.detect(np.ascontiguousarray(bgr), 0.05) if d.label == "cell phone"),
+               default=0.0)
+
+
+def _around(img: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """A square crop centred on ``box``, twice its longer side (at least 160 px)."""
+    x0, y0, x1, y1 = box
+    h, w = img.shape[:2]
+    side = int(min(h, max(160.0, 2 * max(x1 - x0, y1 - y0))))
+    left = int(max(0, min(w - side, (x0 + x1 - side) / 2)))
+    top = int(max(0, min(h - side, (y0 + y1 - side) / 2)))
+    return img[top:top + side, left:left + side]
+
+
+def _tiles(img: np.ndarray, side: int) -> list[np.ndarray]:
+    h, w = img.shape[:2]
+    return [img[y:y + side, x:x + side] for y in sorted({0, h - side}) for x in sorted({0, (w - side) // 2, w - side})]
 
 
 def per_clip(items: list[tuple[int, str, np.ndarray]], out_dir: Path, hold_s: float) -> dict:
@@ -96,7 +136,7 @@ def per_clip(items: list[tuple[int, str, np.ndarray]], out_dir: Path, hold_s: fl
     result, _ = process({"recordings": [{"path": str(path)}], "options": {}})
     found = [v for v in result["violations"] if v["type"] == "phone_visible"]
     return {"record": "clip", "seconds": round(len(items) * step, 1), "parts": parts,
-            "phone_visible": [(v["start_s"], v["end_s"], v["details"]["score"]) for v in found],
+            "phone_visible": [(v["start_s"], v["end_s"], v["details"]["score"], v["confidence"]) for v in found],
             "alarms_on_other_parts": {k: sum(1 for v in found if _inside(v, parts, k)) for k in ("wallet", "earbuds")},
             "phone_parts_found": sum(1 for p in parts if p[2] == "phone" and any(
                 v["start_s"] < p[1] and v["end_s"] > p[0] for v in found)),

@@ -1,4 +1,4 @@
-"""Command line: ``python -m ml_service {run,check-config,sandbox,demo,analyze}``.
+"""Command line: ``python -m ml_service {run,check-config,sandbox,demo,analyze,new-handler}``.
 
 The one place with side effects: it reads the environment and ``.env``, configures logging,
 installs signal handlers, builds the clients and starts the worker.
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["analyze"]:
         from ml_service.analyze import main as analyze_main
         return analyze_main(argv[1:])
+    if argv[:1] == ["new-handler"]:
+        from ml_service.scaffold import main as scaffold_main
+        return scaffold_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
@@ -75,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sandbox", help="run the local XQueue + platform stand-in (see: sandbox --help)")
     sub.add_parser("demo", help="run the whole system on this machine (see: demo --help, demo --live --help)")
     sub.add_parser("analyze", help="analyse local recordings, write result.json + report.html (see: analyze --help)")
+    sub.add_parser("new-handler", help="write a new analyser's files: handlers/NAME, its samples and test (see: new-handler --help)")
     return parser
 
 

@@ -272,6 +272,17 @@ def test_quality_shows_progress_and_a_table_on_stderr(fake_root, tmp_path):
     assert "fake: the handler failed on 1 of 4 sample(s)" in table
 
 
+def test_quality_sample_restricts_the_set(fake_root, tmp_path):
+    """--sample: just these samples of the labelled set; a modality with none of them is skipped."""
+    records, _ = _run("quality.py", "--modules-path", str(fake_root), "--data", str(tmp_path / "d"), "--json",
+                      "--modality", "fake", "--modality", "broken", "--sample", "fake-exact",
+                      "--sample", "fake-clean", cwd=tmp_path)
+    status = [r for r in records if r["record"] == "modality"]
+    assert [(r["modality"], r["samples"]) for r in status] == [("fake", 2)]
+    (talk,) = [r for r in records if r["record"] == "check"]
+    assert (talk["check"], talk["n_samples"], talk["n_truth"], talk["n_pred"], talk["recall"]) == ("talk", 2, 1, 2, 1.0)
+
+
 def test_speed_measures_each_function_in_its_own_process(fake_root, tmp_path):
     args = ["--modules-path", str(fake_root), "--data", str(tmp_path / "data"), "--modality", "fake",
             "--minutes", "0.05", "--json"]

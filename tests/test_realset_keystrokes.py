@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from handlers.keystrokes.events import read_log
 from ml_service.realsets import keystrokes as real
 
@@ -42,6 +44,26 @@ def _aalto_file(path: Path, pid: int) -> Path:
     return path
 
 
+def _villani_file(path: Path, users: int) -> Path:
+    rows = ["user,session,keyname,timepress,timerelease"]
+    for u in range(users):
+        for session in range(6):
+            t = 0
+            for k in range(60):
+                rows.append(f"{u},{session},{'abcdefghij'[k % 10]},{t},{t + 80 + 5 * u}")
+                t += 170 + 15 * u + (3000 if k == 30 else 0)
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_villani_enrolment_and_session_join_three_recordings_each(tmp_path: Path) -> None:
+    enrol, session = real._villani_people([_villani_file(tmp_path / "v.csv", 2)])["1"]
+    assert len(enrol) == len(session) == 3 * 60 and enrol[0].down == real._LEAD_S
+    gaps = [b.down - a.down for a, b in zip(session, session[1:])]
+    assert max(gaps) == pytest.approx(real.JOIN_GAP_S) and min(gaps) > 0  # recordings joined 10 s apart
+    assert all(abs(s.up - s.down - 0.085) < 1e-9 for s in session)
+
+
 def test_fr_strokes_become_keys_repeats_and_ignored_corrections() -> None:
     log = real._fr_log(_fr_strokes(1_696_000_000_000, "ab", 150))
     keys = [(s.kind, s.key, len(s.repeats)) for s in log]
@@ -60,6 +82,7 @@ def test_aalto_enrolment_and_session_are_disjoint_sentences_with_short_breaks(tm
 def test_build_writes_readable_sessions_with_truth_at_the_switch(tmp_path: Path) -> None:
     files = {"fr-1": _fr_file(tmp_path / "fr.json", 8)}
     files |= {f"aalto-{p}": _aalto_file(tmp_path / f"{p}.txt", p) for p in range(1, 9)}
+    files["villani-free"] = _villani_file(tmp_path / "villani.csv", 8)
     samples = real.build(files, tmp_path / "out")
     kinds = {s.name.split("-")[3] for s in samples}
     assert kinds == {"clean", "change", "impostor"}
@@ -77,3 +100,4 @@ def test_build_writes_readable_sessions_with_truth_at_the_switch(tmp_path: Path)
         if kind == "impostor":
             assert sample.truth[0]["start_s"] == round(session.down_t.min(), 3)
     assert {real.half_of(f"fr:{s:08d}") for s in range(8)} == {"tune", "held"}
+    assert {s.name.split("-")[1] for s in samples} == {"fr", "aalto", "villani"}

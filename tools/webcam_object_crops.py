@@ -4,7 +4,8 @@
 
 Each cut-out is a small JPEG: a rectangle of a real photograph (a COCO image under a
 Creative Commons Attribution licence, or a frame of a CC BY 4.0 webcam dataset); the sample
-generator feathers its edges. Sources are read from local git copies (see
+generator feathers its edges. The phones and wallets held in a hand also get a mask
+(``<name>_mask.png``: the hand and the object, without the wall behind them). Sources are read from local git copies (see
 ml_service/realsets: ``<folder>/<owner>+<name>/repo``); ``objects.json`` records, per
 cut-out, the source repository, commit, path, sha256, region, licence and attribution.
 """
@@ -37,10 +38,13 @@ _LICENCES = {4: "CC-BY-2.0", 5: "CC-BY-SA-2.0"}
 # name, kind, repo, path, region (x0, y0, x1, y1 in the source's pixels; for the webcam frames
 # in the 640x480 frame they were stretched from), COCO annotation id or None, licence, flickr url
 CROPS = [
-    ("phone_a", "phone", RF, "detection-2/test/images/opencv_frame_154_png.rf.6602e9db1305380d913eb156ebda29a2.jpg", None),
-    ("phone_b", "phone", RF, "detection-2/train/images/opencv_frame_172_png.rf.7ec0b6ff041518330e515e5f2a6f8693.jpg", None),
-    ("phone_c", "phone", RF, "detection-2/train/images/opencv_frame_190_png.rf.b099582e75c635d39ccf266e9271ece7.jpg", None),
-    ("phone_d", "phone", RF, "detection-2/train/images/opencv_frame_198_png.rf.9996724ce177e14b12691b428ca33856.jpg", None),
+    # phones and wallets held in front of the body, cut out of the wall behind them (masked)
+    ("phone_a", "phone", RF, "detection-2/train/images/opencv_frame_171_png.rf.5ad93163078af3c28828d912f564a3c7.jpg", "mask"),
+    ("phone_b", "phone", RF, "detection-2/train/images/opencv_frame_172_png.rf.7ec0b6ff041518330e515e5f2a6f8693.jpg", "mask"),
+    ("phone_c", "phone", RF, "detection-2/train/images/opencv_frame_174_png.rf.c0de3650f2db216604cfd4416f0a0876.jpg", "mask"),
+    ("phone_d", "phone", RF, "detection-2/train/images/opencv_frame_201_png.rf.85aa6caeb45faaf5158c5602ec4b94a6.jpg", "mask"),
+    ("wallet_a", "wallet", RF, "detection-2/train/images/opencv_frame_40_png.rf.a3d4af65ddb69db6f1f78d3e9e10f2e5.jpg", "mask"),
+    ("wallet_b", "wallet", RF, "detection-2/train/images/opencv_frame_10_png.rf.79127fc51fd72c3523474c34abb971ff.jpg", "mask"),
     ("hand_a", "hand", RF, "detection-2/train/images/opencv_frame_110_png.rf.8e0dcd5d4bcdc772b7d2614480fdc46d.jpg", None),
     ("hand_b", "hand", RF, "detection-2/train/images/opencv_frame_120_png.rf.8916dab57c3069624efa12217ba149dc.jpg", None),
     ("book_a", "book", COCO, "train2017/000000121647.jpg", (0, 71, 316, 302)),
@@ -60,7 +64,7 @@ _FLICKR = {
     "000000001268.jpg": (4, "http://farm6.staticflickr.com/5454/9413846304_881d5e5c3b_z.jpg"),
     "000000002592.jpg": (5, "http://farm4.staticflickr.com/3271/2864950455_3f5b5086da_z.jpg"),
 }
-_LABEL_CLASS = {"phone": 1, "hand": 0}  # the webcam dataset's classes: airpods, phone, wallet
+_LABEL_CLASS = {"phone": 1, "hand": 0, "wallet": 2}  # the webcam dataset's classes: airpods, phone, wallet
 _MAX_SIDE = 240
 
 
@@ -69,22 +73,40 @@ def _blob(git_dir: Path, rev: str, path: str) -> bytes:
                           check=True).stdout
 
 
-def _webcam_region(git_dir: Path, rev: str, path: str, kind: str) -> tuple[int, int, int, int]:
+def _webcam_region(git_dir: Path, rev: str, path: str, kind: str, masked: bool) -> tuple[int, int, int, int]:
     """The labelled box of the webcam frame (stretched back to 640x480), widened to take in
-    the hand that holds the object."""
+    the hand that holds the object (a masked cut-out: down to the wrist)."""
     label = path.replace("/images/", "/labels/").rsplit(".", 1)[0] + ".txt"
     rows = [line.split() for line in _blob(git_dir, rev, label).decode().splitlines() if line.strip()]
     c, x, y, w, h = next(map(float, r[:5]) for r in rows if int(r[0]) == _LABEL_CLASS[kind])
-    grow = 1.3 if kind == "phone" else 1.9
-    x0, x1 = (x - grow * w / 2) * 640, (x + grow * w / 2) * 640
-    y0, y1 = (y - grow * h / 2) * 480, (y + grow * h / 2 + (0.3 * h if kind == "hand" else 0)) * 480
+    if masked:
+        x0, x1, y0, y1 = (x - 0.8 * w) * 640, (x + 0.8 * w) * 640, (y - 0.7 * h) * 480, (y + 1.4 * h) * 480
+    else:
+        grow = 1.3 if kind == "phone" else 1.9
+        x0, x1 = (x - grow * w / 2) * 640, (x + grow * w / 2) * 640
+        y0, y1 = (y - grow * h / 2) * 480, (y + grow * h / 2 + (0.3 * h if kind == "hand" else 0)) * 480
     return max(0, int(x0)), max(0, int(y0)), min(640, int(x1)), min(480, int(y1))
+
+
+def _mask(crop: np.ndarray) -> np.ndarray:
+    """The held object and the hand, without the bright plain wall behind them: pixels that are
+    not bright and grey, opened, the largest connected part (the hand and what it holds)."""
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    keep = ~((hsv[..., 2] > 150) & (hsv[..., 1] < 70))
+    keep = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(keep)
+    if n < 2:
+        return np.full(crop.shape[:2], 255, np.uint8)
+    part = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    part = cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    return part * 255
 
 
 def build(roots: list[Path]) -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
     records = []
     for name, kind, (repo, commit), path, region in CROPS:
+        masked = region == "mask"
         git_dir = find_source(repo, roots)
         if git_dir is None:
             raise SystemExit(f"{repo} not found under {roots}")
@@ -94,13 +116,18 @@ def build(roots: list[Path]) -> list[dict]:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if repo == RF[0]:
             img = cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA)
-            region = _webcam_region(git_dir, rev, path, kind)
+            region = _webcam_region(git_dir, rev, path, kind, masked)
         x0, y0, x1, y1 = region
         crop = img[y0:y1, x0:x1]
         scale = min(1.0, _MAX_SIDE / max(crop.shape[:2]))
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(OUT / f"{name}.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        records.append(_record(name, kind, repo, rev, path, data, region, scale))
+        record = _record(name, kind, repo, rev, path, data, region, scale)
+        if masked:
+            cv2.imwrite(str(OUT / f"{name}_mask.png"), _mask(crop))
+            record["mask"] = f"{name}_mask.png"
+            record["mask_sha256"] = hashlib.sha256((OUT / record["mask"]).read_bytes()).hexdigest()
+        records.append(record)
     (OUT / "objects.json").write_text(json.dumps({"objects": records}, indent=1) + "\n")
     return records
 

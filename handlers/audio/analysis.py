@@ -96,7 +96,7 @@ def _speaker_events(d: speakers.Diarization, opts: Options, reference, facts, se
         events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_merge_similarity)
     if opts.enabled("voice_mismatch"):
         identity = voices.identify(d, reference, opts.voice_match_threshold, opts.voice_reject_threshold,
-                                   opts.voice_margin, opts.voice_foreign_below, session)
+                                   opts.voice_margin, opts.voice_foreign_below, opts.voice_dominant_ratio, session)
         identity = voices.recall_foreign(identity, d, list(foreign), opts.speaker_similarity,
                                          reference if reference is not None else session)
         facts["_foreign_voices"] = [d.centroids[k] for k in sorted(identity.foreign)]  # a live session carries them

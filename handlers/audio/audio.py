@@ -23,8 +23,7 @@ from handlers.audio.decode import SAMPLE_RATE, Stream, Unreadable, decode
 from handlers.audio.frames import FRAME
 from handlers.audio.live import carried_foreign, carried_voice, carry_out, join_gaps
 from handlers.audio.options import Options
-from ml_service.errors import SubmissionError
-from ml_service.results import ErrorCode, build_result, error_result
+from ml_service.handler_api import ErrorCode, SubmissionError, build_result, error_result
 
 __all__ = ["MODALITY", "process"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ml_service.errors import SubmissionError
+from ml_service.handler_api import SubmissionError
 
 __all__ = ["CHECKS", "DEFAULTS", "Options"]
 
@@ -41,6 +41,7 @@ class Options:
     voice_reject_threshold: float = _opt(0.50, 0.0, 1.0)
     voice_margin: float = _opt(0.10, 0.0, 1.0)
     voice_foreign_below: float = _opt(0.60, 0.0, 1.0)
+    voice_dominant_ratio: float = _opt(0.8, 0.0, 1.0)
     noise_db: float = _opt(-42.0, -120.0, 0.0)
     noise_min_s: float = _opt(1.0, 0.0, 600.0)
     noise_merge_gap_s: float = _opt(0.5, 0.0, 60.0)

@@ -8,7 +8,8 @@ already agree (>= 0.85) start as one node, so an hour of speech stays a few hund
 
 A voice needs ``min_speaker_s`` of speech to count; smaller clusters (a cough, a few noisy
 windows), smallest first, join their nearest cluster. Voices are numbered by speech time, 0 = dominant.
-A turn is a run of one voice inside a stretch; its edges fall halfway between windows.
+A turn is a run of one voice inside a stretch; its edges fall halfway between windows, and
+turns are widened over the unclear (not embedded) speech of their stretch.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from handlers.audio import embedding
 from handlers.audio.decode import SAMPLE_RATE
 from handlers.audio.frames import merge
 
-__all__ = ["Diarization", "Turn", "cluster", "diarize", "reference_embedding"]
+__all__ = ["Diarization", "Turn", "cluster", "diarize", "from_windows", "reference_embedding"]
 
 _PREMERGE = 0.85
 _MIN_STRETCH_S = 0.5
@@ -55,6 +56,14 @@ def diarize(audio: np.ndarray, segments: list[tuple[float, float]], hop_s: float
         keep = np.array([_clear_share(clear, a, b) >= 0.5 for a, b in spans])
         mels, owner, spans = mels[keep], owner[keep], [s for s, k in zip(spans, keep) if k]
     vectors = embedding.embed(mels) if len(mels) else np.zeros((0, 256), np.float32)
+    d = from_windows(vectors, owner, spans, threshold, min_speaker_s, merge_similarity)
+    d.turns = fill_stretches(d.turns, stretches)
+    return d
+
+
+def from_windows(vectors: np.ndarray, owner: np.ndarray, spans: list[tuple[float, float]], threshold: float,
+                 min_speaker_s: float, merge_similarity: float = 1.0) -> Diarization:
+    """Voices and turns from embedded windows (``owner``: each window's stretch; ``spans``: its time)."""
     if not len(vectors):
         return Diarization([], np.zeros((0, 256), np.float32), [], 0)
     labels = cluster(vectors, owner, threshold)
@@ -174,6 +183,32 @@ def _absorb_small(vectors, labels, seconds, min_speaker_s):
     order = sorted(np.unique(labels), key=lambda k: -float(seconds[labels == k].sum()))
     rank = {k: r for r, k in enumerate(order)}
     return np.array([rank[k] for k in labels])
+
+
+def fill_stretches(turns: list[Turn], stretches: list[tuple[float, float]]) -> list[Turn]:
+    """Turns widened to cover the speech stretch they sit in.
+
+    Windows left out as unclear leave holes: a hole between two turns of one voice is that
+    voice's, between two voices it is split halfway; a stretch's ends go to its first and last
+    turn. A stretch without any embedded window stays without a speaker.
+    """
+    out: list[Turn] = []
+    for a, b in stretches:
+        inside = [t for t in turns if a - 1e-6 <= t.start_s < b + 1e-6]
+        if not inside:
+            continue
+        filled = [Turn(inside[0].speaker, a, inside[0].end_s)]
+        for t in inside[1:]:
+            last = filled[-1]
+            if t.speaker == last.speaker:
+                filled[-1] = Turn(last.speaker, last.start_s, t.end_s)
+                continue
+            cut = max((last.end_s + t.start_s) / 2, last.start_s)
+            filled[-1] = Turn(last.speaker, last.start_s, cut)
+            filled.append(Turn(t.speaker, cut, t.end_s))
+        filled[-1] = Turn(filled[-1].speaker, filled[-1].start_s, b)
+        out += filled
+    return out
 
 
 def _turns(labels, owner, spans) -> list[Turn]:

@@ -22,7 +22,10 @@ fixed threshold cannot accuse; the decision is relative:
   while every foreign voice found on the real set scored 0.38-0.58).
 
 Without an enrolment the dominant voice (most speech) is the candidate's and the other voices
-(distinct by clustering) are foreign. Confidence grows with the margin and is lower for voices
+(distinct by clustering) are foreign, unless another voice speaks more than ``dominant_ratio``
+(``voice_dominant_ratio``) times as much: then who sits the exam is unclear (a meeting, two
+people reading in turn), the decision is ``dominant_unclear`` and nobody is accused
+(``multiple_speakers`` still reports the voices). Confidence grows with the margin and is lower for voices
 with little speech; it never exceeds 0.95.
 """
 
@@ -44,7 +47,7 @@ _SHORT_VOICE_S = 5.0  # a voice with less speech than this gets 0.1 less confide
 class Identity:
     """Who is who: the voices taken as the candidate's, as foreign (with a confidence), as uncertain."""
 
-    decision: str  # matched / impostor / uncertain / dominant_voice / no_voice
+    decision: str  # matched / impostor / uncertain / dominant_voice / dominant_unclear / session_voice / no_voice
     similarity: list[float]
     candidate: set[int] = field(default_factory=set)
     foreign: dict[int, float] = field(default_factory=dict)
@@ -62,21 +65,14 @@ def _conf(x: float, seconds: float) -> float:
 
 
 def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject: float, margin: float,
-             foreign_below: float = 1.0, session: np.ndarray | None = None) -> Identity:
+             foreign_below: float = 1.0, dominant_ratio: float = 1.0, session: np.ndarray | None = None) -> Identity:
     """The identity decision for the voices of ``d`` (see the module docstring). ``session``:
     without an enrolment, a live session's voice as first heard (``live.py``): the voice
     nearest to it leads instead of this segment's dominant one, or nobody if none comes near."""
     if not len(d.centroids):
         return Identity("no_voice", [])
     if reference is None:
-        lead = 0 if session is None else int(np.argmax([float(c @ session) for c in d.centroids]))
-        if session is not None and float(d.centroids[lead] @ session) < reject:
-            sims = [float(c @ session) for c in d.centroids]
-            foreign = {k: _conf(0.6 + 3.0 * (reject - sims[k]), d.seconds[k]) for k in range(len(sims))}
-            return Identity("impostor", sims, set(), foreign)
-        sims = [float(c @ d.centroids[lead]) for c in d.centroids]
-        foreign = {k: _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k]) for k in range(len(sims)) if k != lead}
-        return Identity("dominant_voice" if session is None else "session_voice", sims, {lead}, foreign)
+        return _dominant(d, dominant_ratio) if session is None else _session_lead(d, session, reject, dominant_ratio)
     sims = [float(c @ reference) for c in d.centroids]
     best = int(np.argmax(sims))
     if sims[best] < reject:
@@ -99,7 +95,10 @@ def recall_foreign(identity: Identity, d: Diarization, known: list[np.ndarray], 
                    own: np.ndarray | None) -> Identity:
     """A voice that an earlier segment of a live session judged foreign (``known``) stays
     foreign: any voice here at least ``same`` alike to one, and more alike to it than to the
-    candidate's ``own`` voice (enrolment or session voice), unless it matched the enrolment."""
+    candidate's ``own`` voice (enrolment or session voice), unless it matched the enrolment
+    (or nobody can tell who sits the exam: ``dominant_unclear``)."""
+    if identity.decision == "dominant_unclear":
+        return identity
     for k, centroid in enumerate(d.centroids):
         alike = max((float(centroid @ f) for f in known), default=-1.0)
         mine = float(centroid @ own) if own is not None else -1.0
@@ -110,6 +109,40 @@ def recall_foreign(identity: Identity, d: Diarization, known: list[np.ndarray], 
         identity.uncertain.discard(k)
         identity.candidate.discard(k)
     return identity
+
+
+def _dominant(d: Diarization, ratio: float) -> Identity:
+    """Without enrolment: the voice with the most speech is the candidate's, the others foreign,
+    unless another voice has more than ``ratio`` times its speech: then nobody is sure who sits
+    the exam, and those voices are ``uncertain`` (a meeting-like session)."""
+    return _lead(d, 0, [float(c @ d.centroids[0]) for c in d.centroids], ratio, "dominant_voice")
+
+
+def _session_lead(d: Diarization, session: np.ndarray, reject: float, ratio: float) -> Identity:
+    """A live segment without enrolment: the voice nearest the session's voice leads; none
+    near it (under ``reject``): every voice is foreign. The dominance rule of :func:`_dominant`
+    holds in the segment (a voice speaking more than ``ratio`` times the lead is not accused)."""
+    near = [float(c @ session) for c in d.centroids]
+    lead = int(np.argmax(near))
+    if near[lead] < reject:
+        foreign = {k: _conf(0.6 + 3.0 * (reject - near[k]), d.seconds[k]) for k in range(len(near))}
+        return Identity("impostor", near, set(), foreign)
+    return _lead(d, lead, [float(c @ d.centroids[lead]) for c in d.centroids], ratio, "session_voice")
+
+
+def _lead(d: Diarization, lead: int, sims: list[float], ratio: float, decision: str) -> Identity:
+    out = Identity(decision, sims, {lead})
+    for k in range(len(sims)):
+        if k == lead:
+            continue
+        if d.seconds[k] > ratio * d.seconds[lead]:
+            out.uncertain.add(k)
+        else:
+            out.foreign[k] = _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k])
+    if out.uncertain:
+        out.uncertain.add(lead)
+        out.decision = "dominant_unclear"
+    return out
 
 
 def _episodes(turns: list[Turn], gap_s: float) -> list[list[Turn]]:

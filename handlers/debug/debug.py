@@ -14,9 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ml_service.errors import SubmissionError
-from ml_service.media_probe import probe
-from ml_service.results import build_result
+from ml_service.handler_api import SubmissionError, build_result, probe
 
 __all__ = ["MODALITY", "process"]
 

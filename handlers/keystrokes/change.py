@@ -19,7 +19,17 @@
    keystroke where ``C`` peaked (where it stopped growing). Changes less than ``typist_merge_s``
    apart are joined, shorter than ``typist_min_s`` dropped. Confidence: 0.5 at
    ``typist_evidence``, 1.0 at twice that. Against a profile of the session's own start (no
-   enrolment) the threshold is :data:`SESSION_START_FACTOR` times higher.
+   enrolment) the threshold is :data:`SESSION_START_FACTOR` times higher. The reported start is
+   then moved back to where a CUSUM with the smaller allowance :data:`LOCATE_DRIFT` last stood at
+   0 before the peak: the first timings of a new typist carry less evidence than the allowance.
+4. **Whole session.** Against an enrolment, when the sequential test finds nothing, the
+   session-level test (:mod:`handlers.keystrokes.session_test`) weighs the whole session at once:
+   a typist close to the candidate is still told apart over thousands of timings.
+
+Logs without key releases (flights only; fewer than :data:`MIN_DWELL_SHARE` of the keystrokes with
+a known hold, e.g. only a held key's repeats) carry less evidence per keystroke: their reports never
+have a confidence above :data:`FLIGHTS_ONLY_MAX_CONFIDENCE` (the proctor should treat them as
+uncertain), and ``details.timing`` says so.
 
 The defaults were chosen on half of the people of the real development set
 (``ml_service/realsets/keystrokes.py``); the other half is the held-out check (handler README).
@@ -36,12 +46,17 @@ import numpy as np
 from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
+from handlers.keystrokes.session_test import Verdict, decide, suffixes
 
-__all__ = ["R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS", "Evidence", "evidence", "typist_change"]
+__all__ = ["FLIGHTS_ONLY_MAX_CONFIDENCE", "LOCATE_DRIFT", "MIN_DWELL_SHARE", "R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS",
+           "Evidence", "evidence", "residuals", "typist_change"]
 
 R_CAP = 2.5
 TEMPO_ITEMS = 100
 SESSION_START_FACTOR = 2.0  # a profile of the session's first minutes is thinner: ask for more evidence
+LOCATE_DRIFT = 0.7  # allowance of the CUSUM that places a change's start (tune half: 0.5-1.0 tried)
+FLIGHTS_ONLY_MAX_CONFIDENCE = 0.6
+MIN_DWELL_SHARE = 0.5  # a log releasing fewer of its keys (only held-key repeats) counts as flights only
 _TEMPO_MIN_ITEMS = 10
 
 
@@ -87,20 +102,31 @@ def _consistency(r: np.ndarray, ids: np.ndarray, memory: int) -> np.ndarray:
     return (r * r - 1.0) / np.sqrt(2.0) + agreement
 
 
-def evidence(tm: Timing, profile: Profile, opts: Options, start: int = 0,
-             exclude: np.ndarray | None = None) -> Evidence:
-    """Every scored flight and dwell of keystrokes ``[start, n)``, merged in keystroke order."""
+def residuals(tm: Timing, profile: Profile, opts: Options, start: int = 0,
+              exclude: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per feature (flights, then dwells): keystroke index, residual and pair (key) id of every
+    scored timing of keystrokes ``[start, n)``."""
     keep = np.arange(len(tm.t)) >= start
     if exclude is not None:
         keep &= ~exclude
     parts = []
     for values, ids, table in ((tm.flight, tm.pair, profile.flights), (tm.dwell, tm.key, profile.dwells)):
         index, r = _residuals(np.where(keep, values, np.nan), ids, table, opts)
-        parts.append((index, r, _consistency(r, ids[index], opts.typist_memory_keys)))
+        parts.append((index, r, ids[index]))
+    return parts
+
+
+def evidence(tm: Timing, profile: Profile, opts: Options, start: int = 0,
+             exclude: np.ndarray | None = None) -> Evidence:
+    """Every scored flight and dwell of keystrokes ``[start, n)``, merged in keystroke order."""
+    return _merged(residuals(tm, profile, opts, start, exclude), opts)
+
+
+def _merged(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], opts: Options) -> Evidence:
     index = np.concatenate([p[0] for p in parts])
     order = np.argsort(index, kind="stable")
-    return Evidence(index[order], np.concatenate([p[1] for p in parts])[order],
-                    np.concatenate([p[2] for p in parts])[order])
+    scores = [_consistency(r, ids, opts.typist_memory_keys) for _, r, ids in parts]
+    return Evidence(index[order], np.concatenate([p[1] for p in parts])[order], np.concatenate(scores)[order])
 
 
 def _cusum(score: np.ndarray, drift: float, threshold: float) -> list[tuple[int, int, float]]:
@@ -119,21 +145,52 @@ def _cusum(score: np.ndarray, drift: float, threshold: float) -> list[tuple[int,
     return found
 
 
+def _located(score: np.ndarray, first: int, peak: int, drift: float) -> int:
+    """Where the evidence of the excursion ``[first, peak]`` began: the last restart, before the
+    peak, of a CUSUM with the smaller allowance ``drift`` (never later than ``first``)."""
+    total = np.cumsum(score[: peak + 1] - drift)
+    floor = np.minimum.accumulate(np.minimum(total, 0.0))  # CUSUM = total - running minimum (from 0)
+    at_zero = np.flatnonzero(total <= floor)
+    return min(first, int(at_zero[-1]) + 1 if len(at_zero) else 0)
+
+
 def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
                   exclude: np.ndarray | None = None) -> list[dict[str, Any]]:
     """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
     another check explains (automation)."""
-    ev = evidence(tm, profile, opts, start, exclude)
+    parts = residuals(tm, profile, opts, start, exclude)
+    ev = _merged(parts, opts)
+    checked = np.arange(len(tm.t)) >= start
+    with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
     threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}
     for first, last, peak in _cusum(ev.score, opts.typist_drift, threshold):
-        a, b = int(ev.index[first]), int(ev.index[last])
+        a, b = int(ev.index[_located(ev.score, first, last, LOCATE_DRIFT)]), int(ev.index[last])
         spans.append((float(tm.t[a]), float(tm.t[b]), a, b))
         peaks[a] = peak
-    merged = merge_spans(spans, opts.typist_merge_s)
-    return [_violation(tm, ev, profile, threshold, span, max(p for a, p in peaks.items() if span[2] <= a <= span[3]))
-            for span in merged if span[1] - span[0] >= opts.typist_min_s]
+    found = []
+    for span in merge_spans(spans, opts.typist_merge_s):
+        if span[1] - span[0] >= opts.typist_min_s:
+            peak = max(p for a, p in peaks.items() if span[2] <= a <= span[3])
+            test = {"test": "sequential", "evidence": round(peak, 1), "threshold": threshold}
+            found.append(_violation(tm, ev, profile, span, test, ramp((peak - threshold) / threshold), with_dwells))
+    if not found and profile.source == "enrolment" and len(ev.index):
+        stretches = [suffixes(*part, len(tm.t)) for part in parts[: 2 if with_dwells else 1]]
+        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance, with_dwells)
+        if verdict is not None:
+            found.append(_session_violation(tm, ev, profile, verdict, with_dwells))
+    return found
+
+
+def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict,
+                       with_dwells: bool) -> dict[str, Any]:
+    a = int(ev.index[np.searchsorted(ev.index, verdict.first)])
+    b = int(ev.index[-1])
+    test = {"test": "session", "effect": round(verdict.effect, 3), "effect_threshold": verdict.threshold,
+            "significance": round(verdict.significance, 1)}
+    confidence = ramp((verdict.effect - verdict.threshold) / verdict.threshold)
+    return _violation(tm, ev, profile, (float(tm.t[a]), float(tm.t[b]), a, b), test, confidence, with_dwells)
 
 
 def _flight_ratio(tm: Timing, table: Table, a: int, b: int) -> float:
@@ -144,23 +201,22 @@ def _flight_ratio(tm: Timing, table: Table, a: int, b: int) -> float:
     return float(np.exp(np.mean(flights[known] - table.mean[at[known]]))) if known.any() else 1.0
 
 
-def _violation(tm: Timing, ev: Evidence, profile: Profile, threshold: float, span: Span,
-               peak: float) -> dict[str, Any]:
+def _violation(tm: Timing, ev: Evidence, profile: Profile, span: Span, test: dict[str, Any],
+               confidence: float, with_dwells: bool) -> dict[str, Any]:
     start_s, end_s, a, b = span
     inside = (ev.index >= a) & (ev.index <= b)
-    ratio = _flight_ratio(tm, profile.flights, a, b)
     return {
         "type": "typist_change",
         "start_s": round(start_s, 3),
         "end_s": round(end_s, 3),
-        "confidence": ramp((peak - threshold) / threshold),
+        "confidence": confidence if with_dwells else min(confidence, FLIGHTS_ONLY_MAX_CONFIDENCE),
         "details": {
-            "evidence": round(peak, 1),
-            "threshold": threshold,
+            **test,
             "baseline": profile.source,
+            "timing": "flights and dwells" if with_dwells else "flights only (no key releases): weak evidence",
             "keystrokes": b - a + 1,
             "scored_timings": int(inside.sum()),
             "mean_abs_residual": round(float(np.mean(np.abs(ev.residual[inside]))), 3) if inside.any() else None,
-            "flight_time_ratio": round(ratio, 3),
+            "flight_time_ratio": round(_flight_ratio(tm, profile.flights, a, b), 3),
         },
     }

@@ -22,7 +22,7 @@ from handlers.keystrokes.events import KeyLog, LogError, read_log
 from handlers.keystrokes.live import baseline_log, carry_out, edge_idle, join_gaps
 from handlers.keystrokes.options import Options, OptionsError
 from handlers.keystrokes.rhythm import Timing, build_profile, timing
-from ml_service.results import ErrorCode, build_result, error_result
+from ml_service.handler_api import ErrorCode, build_result, error_result
 
 __all__ = ["MODALITY", "analyse", "process"]
 

@@ -19,7 +19,7 @@ from handlers.screencast.ocr import Ocr
 from handlers.screencast.options import Options
 from handlers.screencast.screen_text import TextTracker
 from handlers.screencast.timeline import replay
-from ml_service.media_probe import probe
+from ml_service.handler_api import probe
 
 __all__ = ["Unreadable", "analyse_recording"]
 

@@ -17,7 +17,7 @@ from handlers.screencast.analyse import Unreadable, analyse_recording
 from handlers.screencast.matching import Matcher
 from handlers.screencast.ocr import Ocr
 from handlers.screencast.options import Options, OptionsError
-from ml_service.results import ErrorCode, build_result, error_result
+from ml_service.handler_api import ErrorCode, build_result, error_result
 
 __all__ = ["CHECKS", "MODALITY", "process"]
 

@@ -10,10 +10,21 @@ sampling gap there. Unknown samples are skipped, never guessed.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
-__all__ = ["Span", "merge", "spans"]
+__all__ = ["Span", "Violation", "merge", "spans", "violation"]
 
 Span = tuple[float, float, Hashable]  # start_s, end_s, label
+Violation = dict[str, Any]
+
+
+def violation(kind: str, span: Span, confidence: float, **details: Any) -> Violation:
+    """One result row: times rounded to 10 ms, confidence clipped to [0, 1]."""
+    v: Violation = {"type": kind, "start_s": round(span[0], 2), "end_s": round(span[1], 2),
+                    "confidence": round(float(min(1.0, max(0.0, confidence))), 3)}
+    if details:
+        v["details"] = details
+    return v
 
 
 def spans(series: Sequence[tuple[float, Hashable | None]], end_s: float, max_edge_gap_s: float = 2.0) -> list[Span]:

@@ -29,7 +29,7 @@ from handlers.webcam.detector import Detection
 from handlers.webcam.intervals import Span, merge, spans
 from handlers.webcam.options import Options
 
-__all__ = ["CHECKS", "ObjectSample", "ObjectScan", "object_checks"]
+__all__ = ["CHECKS", "PHONE_CONFIDENCE", "ObjectSample", "ObjectScan", "object_checks"]
 
 CHECKS = ("phone_visible", "book_or_notes_visible", "second_screen_visible", "person_in_background")
 
@@ -152,7 +152,7 @@ def object_checks(samples: list[ObjectSample], end_s: float, opts: Options,
 
     ``others`` are the violations already found: ``person_in_background`` is not reported
     where ``multiple_faces`` already is (it is the second source, for faces not visible).
-    A phone's confidence is capped at 0.6: a dark wallet held up reads as a phone too.
+    A phone's confidence is capped at :data:`PHONE_CONFIDENCE`: a cue, not an accusation.
     """
     labelled = [(s, _labels(s, opts)) for s in sorted(samples, key=lambda s: s.t)]
     faces = [(v["start_s"], v["end_s"]) for v in others or [] if v["type"] == "multiple_faces"]
@@ -177,7 +177,14 @@ def _outside(span: Span, cover: list[tuple[float, float]]) -> list[Span]:
     return parts
 
 
-_NOTES = {"phone_visible": "a phone-like object in view (a dark wallet held up can look the same: check the frame)",
+# A phone call is weak: on real webcam frames YOLOX-Nano calls a wallet held up a phone more
+# often (46 of 83 frames) than a phone (16 of 58), at any score, and zoomed, tiled or mirrored
+# second looks do not tell them apart (README, "Objects"). So phone_visible's confidence stays
+# near that measured precision (~0.25-0.5): the proctor checks the frame.
+PHONE_CONFIDENCE = 0.3
+
+_NOTES = {"phone_visible": "a phone-like object in view: a cue, not proof (a wallet held up looks the same to the "
+                           "detector: check the frame)",
           "book_or_notes_visible": "a book or notes in view",
           "second_screen_visible": "a monitor or laptop in view besides the one the camera sits on",
           "person_in_background": "another person in view whose face is not seen"}
@@ -186,7 +193,8 @@ _NOTES = {"phone_visible": "a phone-like object in view (a dark wallet held up c
 def _violation(kind: str, span: Span, hits: list[tuple[ObjectSample, Detection]]) -> dict[str, Any]:
     sample, best = max(hits, key=lambda h: h[1].score)
     mean = float(np.mean([d.score for _, d in hits]))
-    confidence = min(0.6 if kind == "phone_visible" else 0.9, 0.35 + 0.5 * mean + 0.05 * min(len(hits), 4))
+    cap = PHONE_CONFIDENCE if kind == "phone_visible" else 0.9
+    confidence = min(cap, 0.35 + 0.5 * mean + 0.05 * min(len(hits), 4))
     return {"type": kind, "start_s": round(span[0], 2), "end_s": round(span[1], 2),
             "confidence": round(confidence, 3),
             "details": {"label": best.label, "score": round(best.score, 3),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from ml_service.errors import SubmissionError
+from ml_service.handler_api import SubmissionError
 
 __all__ = ["Options"]
 
@@ -40,7 +40,8 @@ class Options:
     gaze_away_min_s: float = 2.0
     # mouth
     talking_window_s: float = 1.6
-    talking_mouth_std: float = 0.008     # std of the inner-lip gap / face height over the window
+    talking_mouth_std: float = 0.008     # std of the inner-lip gap / face height over the window ...
+    talking_mouth_rel: float = 0.2       # ... and this share of the window's mean gap (lips that open and close)
     talking_min_s: float = 2.0
     # expressions
     smile_delta: float = 0.45

@@ -26,7 +26,7 @@ from pathlib import Path
 from handlers.webcam.analyse import Observations, analyse_span
 from handlers.webcam.decode import MediaUnreadable, VideoInfo
 from handlers.webcam.options import Options
-from ml_service.isolation import die_with_parent
+from ml_service.handler_api import die_with_parent
 
 __all__ = ["MIN_SEGMENT_S", "analyse", "join", "min_segment_s", "plan", "processes"]
 

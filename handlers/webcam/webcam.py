@@ -21,8 +21,7 @@ from handlers.webcam.live import carried, carry_out
 from handlers.webcam.objects import object_checks
 from handlers.webcam.options import Options
 from handlers.webcam.segments import analyse, min_segment_s, processes
-from ml_service.errors import SubmissionError
-from ml_service.results import ErrorCode, build_result, error_result
+from ml_service.handler_api import ErrorCode, SubmissionError, build_result, error_result
 
 __all__ = ["MODALITY", "process"]
 

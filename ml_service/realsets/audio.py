@@ -10,7 +10,9 @@ Sample names say the kind and the condition, ``real-<kind>-<condition>-<candidat
 kinds ``alone`` (the candidate alone; clean: no violation, the ``speech`` check off as where
 reading aloud is allowed), ``second`` (another person speaks >= 3 s, near or across the room),
 ``impostor`` (someone else sits the exam), ``deadmic`` (muted, DC, unplugged stretches), and
-``meeting`` (2-4 people, short turns, overlaps, no enrolment); conditions ``same-mic`` (the
+``meeting`` (2-4 people, short turns, overlaps, no enrolment; real voices on a generated
+timeline) and ``ami`` (real meetings with published annotations:
+:mod:`ml_service.realsets.audio_meetings`); conditions ``same-mic`` (the
 enrolment through the same chain as the exam), ``other-mic`` (enrolment on the headset, exam
 on the laptop or phone chain), ``far-field`` and ``noise-suppressed`` (browser chain). Each
 sample's RTTM (who spoke when) is written beside it as ``<name>.rttm``.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_service.realsets import audio_chain
+from ml_service.realsets import audio_chain, audio_meetings
 from ml_service.realsets.audio_scene import Scene
 from ml_service.samples.audio import write_audio
 from ml_service.samples.truth import Sample
@@ -80,7 +82,7 @@ def _quiet_cut(wav: np.ndarray, want: int) -> np.ndarray:
 
 def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
     """Every session of the set, written into ``out_dir`` with its RTTM."""
-    voices = _Voices(files)
+    voices = _Voices({k: p for k, p in files.items() if k.startswith(("to-", "tc-"))})
     out_dir = Path(out_dir)
     rng = np.random.default_rng(17)
     samples: list[Sample] = []
@@ -99,7 +101,7 @@ def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
             samples.append(_deadmic(voices, cand, ("laptop", "browser")[i % 2], i, rng, out_dir))
         if i < 8:
             samples.append(_meeting(voices, cand, i, rng, out_dir))
-    return samples
+    return samples + audio_meetings.meeting_samples(files, out_dir)
 
 
 def _write(x: np.ndarray, stem: Path, chain: str) -> Path:

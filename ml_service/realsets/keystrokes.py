@@ -1,6 +1,6 @@
 """Real typists: labelled keystroke sessions cut and spliced from public keystroke logs.
 
-Two sources (see ``keystrokes.manifest.json``; neither licence allows us to redistribute, so
+Three sources (see ``keystrokes.manifest.json``; no licence allows us to redistribute, so
 nothing is committed):
 
 - ``fr``, free text: argumentative essays typed by French 10th-grade students, 1-8 logs per
@@ -8,6 +8,9 @@ nothing is committed):
   typed, deletions and insertions with the time since the previous stroke (no key releases).
 - ``aalto``, fixed text: the 136M Keystrokes transcription test (15 sentences per participant,
   key down and up times, JavaScript key codes).
+- ``villani``, free text with key releases: answers to open essay questions by 55 university
+  students and staff, 6 recording sessions each on different days, the first 500 keystrokes of
+  each (key name, press and release in ms), as kept by the POHMM study's data.
 
 Each log is turned into the handler's format (``keystrokes/1``): a stroke is a ``down`` of its
 key (the character, lower-cased; a deletion is ``Backspace``); a stroke that repeats the same key
@@ -20,7 +23,8 @@ ignored ``input`` event. In ``aalto`` a pause between sentences is shortened to
 People are split by a hash of their id into ``tune`` and ``held`` halves; every sample name says
 its source, half and kind: ``keys-<src>-<half>-<kind>-<A>[-<B>]``. Per person A of a half, with
 the enrolment log from another writing session of A (``fr``: A's first log; ``aalto``: A's
-sentences 1-7, the session using 8-15, no overlap):
+sentences 1-7, the session using 8-15; ``villani``: A's recording sessions 1-3 joined, the session
+joining 4-6; no overlap). Joined recordings are :data:`JOIN_GAP_S` apart:
 
 - ``clean``: A throughout (``fr``: each of A's other logs);
 - ``change``: A, then from a known time B (another person of the same half) to the end; the
@@ -44,12 +48,14 @@ import numpy as np
 
 from ml_service.samples import Sample
 
-__all__ = ["CHECKS", "MAX_SENTENCE_GAP_S", "REPEAT_S", "build", "half_of"]
+__all__ = ["CHECKS", "JOIN_GAP_S", "MAX_SENTENCE_GAP_S", "REPEAT_S", "build", "half_of"]
 
 MODALITY = "keystrokes"
 CHECKS = ["typist_change", "paste_burst", "automation"]
 REPEAT_S = 0.045  # a held key repeats every ~33 ms; nobody presses one key twice this fast
 MAX_SENTENCE_GAP_S = 20.0
+JOIN_GAP_S = 10.0  # villani: the pause put between two joined recording sessions
+_VILLANI_ENROL_SESSIONS = 3
 _LEAD_S = 1.0  # the log starts this long before its first stroke
 _AALTO_ENROL_SENTENCES = 7
 
@@ -78,8 +84,9 @@ def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fr = _fr_people([p for i, p in sorted(files.items()) if i.startswith("fr-")])
     aalto = _aalto_people([p for i, p in sorted(files.items()) if i.startswith("aalto-")])
+    villani = _villani_people([p for i, p in sorted(files.items()) if i.startswith("villani-")])
     samples = []
-    for src, people in (("fr", fr), ("aalto", aalto)):
+    for src, people in (("fr", fr), ("aalto", aalto), ("villani", villani)):
         for half in ("tune", "held"):
             names = sorted(p for p in people if half_of(f"{src}:{p}") == half)
             samples += _sessions(out_dir, src, half, {p: people[p] for p in names})
@@ -159,6 +166,33 @@ def _aalto_log(sentences: list[list[dict[str, str]]]) -> Log:
     return log
 
 
+# ---- villani: free text with releases ----
+
+def _villani_people(paths: list[Path]) -> dict[str, tuple[Log, Log]]:
+    """User -> (enrolment: recording sessions 1-3 joined, session: 4-6 joined)."""
+    recordings: dict[str, dict[int, Log]] = {}
+    for path in paths:
+        for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))):
+            down, up = int(row["timepress"]) / 1000.0, int(row["timerelease"]) / 1000.0
+            log = recordings.setdefault(row["user"], {}).setdefault(int(row["session"]), [])
+            log.append(Stroke(down, max(up, down), row["keyname"]))
+    people = {}
+    for user, by_session in recordings.items():
+        logs = [sorted(by_session[n]) for n in sorted(by_session)]
+        if len(logs) > _VILLANI_ENROL_SESSIONS:
+            people[user] = (_joined(logs[:_VILLANI_ENROL_SESSIONS]), _joined(logs[_VILLANI_ENROL_SESSIONS:]))
+    return people
+
+
+def _joined(logs: list[Log]) -> Log:
+    """Recordings one after the other, :data:`JOIN_GAP_S` between the last key of one and the next."""
+    out: Log = []
+    for log in logs:
+        offset = (_LEAD_S if not out else out[-1].down + JOIN_GAP_S) - log[0].down
+        out += [s._replace(down=s.down + offset, up=s.up + offset) for s in log]
+    return out
+
+
 # ---- sessions ----
 
 def _sessions(out_dir: Path, src: str, half: str, people: dict[str, Any]) -> list[Sample]:
@@ -182,20 +216,20 @@ def _sessions(out_dir: Path, src: str, half: str, people: dict[str, Any]) -> lis
 
 
 def _enrol_and_own(src: str, person: Any) -> tuple[Log, list[Log]]:
-    return (person[0], list(person[1:])) if src == "fr" else (person[0], [person[1]])
+    return (person[0], list(person[1:])) if src == "fr" else (person[0], [person[1]])  # aalto, villani
 
 
 def _switch_time(a: Log, b: Log, src: str, rng: np.random.Generator) -> float:
-    """``fr``: B takes over at 30-70 % of the shorter log; ``aalto``: after A's sentences."""
-    if src == "aalto":
+    """``fr``: B takes over at 30-70 % of the shorter log; ``aalto``, ``villani``: after A's log."""
+    if src != "fr":
         return a[-1].down + 4.0
     return float(rng.uniform(0.3, 0.7) * min(a[-1].down, b[-1].down))
 
 
 def _splice(a: Log, b: Log, switch: float, src: str) -> Log:
     """A's keystrokes before ``switch``, then B's: ``fr`` cuts both logs at the same time,
-    ``aalto`` moves B's sentences to start at ``switch``."""
-    if src == "aalto":
+    ``aalto`` and ``villani`` move B's log to start at ``switch``."""
+    if src != "fr":
         offset = switch - b[0].down
         return a + [s._replace(down=s.down + offset, up=s.up + offset,
                                repeats=tuple(r + offset for r in s.repeats)) for s in b]

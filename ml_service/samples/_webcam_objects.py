@@ -4,7 +4,8 @@ The cut-outs are committed in ``data/webcam_objects/`` (small JPEGs; ``objects.j
 each one's source repository, commit, path, sha256, region, licence and attribution;
 ``tools/webcam_object_crops.py`` rebuilds them from local copies of the sources):
 
-- phones held up to the camera, and hands holding an earbud case near the face (not a
+- phones and wallets held in a hand in front of the body (masked: the hand and the object
+  without the wall behind them), and hands holding an earbud case near the face (not a
   phone): frames of a CC BY 4.0 webcam dataset (a person at his webcam);
 - books, monitors, a laptop, a person seen from behind, a mug: COCO 2017 photographs under
   CC BY 2.0 / CC BY-SA 2.0 (Flickr).
@@ -14,7 +15,7 @@ A pen and a wristwatch are drawn (no licensed photo was at hand): they are negat
 A clip event ``("object", t0, t1, name, cx, cy, height_px)`` shows cut-out ``name`` centred
 at (cx, cy), ``height_px`` tall (0: as large as in its source), from t0 to t1 (0.3 s fades). Objects of kind ``screen`` and
 ``person`` stand behind the candidate, the others in front. :func:`object_truth` gives the
-truth of such events; negatives (``hand``, ``mug``, ``pen``, ``watch``) have none.
+truth of such events; negatives (``hand``, ``wallet``, ``mug``, ``pen``, ``watch``) have none.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ _FADE_S = 0.3
 
 # name, seconds, candidate, reference photo, events (the candidate is the astronaut: public domain)
 OBJECT_SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
-    # the webcam-dataset cut-outs (phones, hands) are shown where and as large as they were in
-    # their own 640x480 frame (height 0: native); the photo cut-outs at a plausible size
-    ("objects-phone", 45, "astronaut", None, [("object", 8, 16, "phone_a", 346, 294, 0),
-                                             ("object", 26, 34, "phone_c", 284, 126, 0)]),
-    ("objects-phone-2.webm", 40, "astronaut", None, [("object", 9, 17, "phone_b", 200, 318, 0),
-                                                     ("object", 25, 33, "phone_d", 379, 211, 0)]),
+    # phones and wallets: held in a hand in front of the body, below the face, as large as in
+    # their own 640x480 frame (height 0), the hand coming up from the frame's lower edge
+    ("objects-phone", 45, "astronaut", None, [("object", 8, 16, "phone_a", 150, 319, 0),
+                                             ("object", 26, 34, "phone_c", 480, 315, 0)]),
+    ("objects-phone-2.webm", 40, "astronaut", None, [("object", 9, 17, "phone_b", 470, 311, 0),
+                                                     ("object", 25, 33, "phone_d", 130, 309, 0)]),
     ("objects-book", 40, "astronaut", None, [("object", 8, 18, "book_a", 500, 390, 160),
                                             ("object", 26, 34, "book_b", 140, 405, 150)]),
     ("objects-screens", 45, "astronaut", None, [("object", 8, 18, "screen_a", 90, 290, 180),
@@ -54,6 +55,9 @@ OBJECT_SET: list[tuple[str, float, str, str | None, list[tuple]]] = [
                                                  ("object", 28, 36, "pen", 470, 430, 0),
                                                  ("object", 38, 46, "watch", 140, 420, 0),
                                                  ("object", 47, 54, "hand_b", 223, 247, 0)]),
+    # wallets held like the phones above (the same webcam dataset): not phones
+    ("objects-wallets", 40, "astronaut", None, [("object", 8, 16, "wallet_a", 160, 335, 0),
+                                               ("object", 24, 32, "wallet_b", 470, 324, 0)]),
 ]
 
 
@@ -78,10 +82,14 @@ def _sprite(name: str, height: int) -> tuple[np.ndarray, np.ndarray]:
     scale = (height or bgr.shape[0] / record["scale"]) / bgr.shape[0]  # 0: the source's own size
     bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     h, w = bgr.shape[:2]
-    alpha = np.zeros((h, w), np.float32)
-    edge = max(2, int(0.06 * min(h, w)))
-    alpha[edge:h - edge, edge:w - edge] = 1.0
-    alpha = cv2.GaussianBlur(alpha, (0, 0), edge / 2)
+    if "mask" in record:  # the hand and what it holds, without the wall behind them
+        alpha = cv2.resize(cv2.imread(str(DATA / record["mask"]), cv2.IMREAD_GRAYSCALE), (w, h)).astype(np.float32) / 255
+        alpha = cv2.GaussianBlur(alpha, (0, 0), 1.2)
+    else:
+        alpha = np.zeros((h, w), np.float32)
+        edge = max(2, int(0.06 * min(h, w)))
+        alpha[edge:h - edge, edge:w - edge] = 1.0
+        alpha = cv2.GaussianBlur(alpha, (0, 0), edge / 2)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32), alpha[..., None]
 
 
@@ -117,7 +125,7 @@ def paint_objects(img: np.ndarray, events: list[tuple], t: float, front: bool) -
             continue
         fade = max(0.0, min(1.0, (t - (t0 - _FADE_S)) / _FADE_S, ((t1 + _FADE_S) - t) / _FADE_S))
         rgb, alpha = _sprite(name, int(height))
-        held = _kind(name) in ("phone", "hand")
+        held = _kind(name) in ("phone", "hand", "wallet")
         dx = (4 * math.sin(2.1 * t) if held else 0.0)
         dy = (3 * math.sin(1.7 * t + 1.0) if held else 0.0)
         _blend(img, rgb, alpha * fade, cx + dx, cy + dy)

@@ -85,3 +85,21 @@ def test_alike_clusters_merge_and_distinct_ones_stay_apart() -> None:
     merged = speakers._merge_alike(vectors, labels, seconds, 0.88)
     assert len(set(merged[:10])) == 1 and merged[10] != merged[0] and len(set(merged)) == 2
     assert set(speakers._merge_alike(vectors, labels, seconds, 1.0)) == {0, 1, 2}
+
+
+def test_without_enrolment_a_voice_speaking_nearly_as_much_as_the_dominant_one_is_not_accused() -> None:
+    d, _ = _voices([0.9, 0.3, 0.2], [30.0, 27.0, 6.0])
+    ident = voices.identify(d, None, ACCEPT, REJECT, MARGIN, dominant_ratio=0.8)
+    assert ident.decision == "dominant_unclear"
+    assert set(ident.foreign) == {2} and ident.uncertain == {0, 1}
+    clear, _ = _voices([0.9, 0.3], [30.0, 20.0])
+    assert set(voices.identify(clear, None, ACCEPT, REJECT, MARGIN, dominant_ratio=0.8).foreign) == {1}
+    events = voices.voice_mismatch_events(d, ident, False, merge_gap_s=1.0, min_s=0.5)
+    assert [e["details"]["voices"] for e in events] == [["S3"]]
+
+
+def test_turns_cover_the_unclear_speech_of_their_stretch() -> None:
+    T = speakers.Turn
+    turns = [T(0, 1.0, 2.0), T(0, 3.0, 4.0), T(1, 6.0, 7.0), T(1, 21.0, 22.0)]
+    filled = speakers.fill_stretches(turns, [(0.5, 8.0), (10.0, 15.0), (20.0, 23.0)])
+    assert filled == [T(0, 0.5, 5.0), T(1, 5.0, 8.0), T(1, 20.0, 23.0)]

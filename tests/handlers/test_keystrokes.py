@@ -102,11 +102,18 @@ def test_impostor_who_hands_back_is_one_interval(tmp_path: Path) -> None:
     _assert_found(_run(logs), truth, "typist_change", 0.6)
 
 
-def test_typist_evidence_threshold_comes_from_the_options(tmp_path: Path) -> None:
+def test_typist_thresholds_come_from_the_options(tmp_path: Path) -> None:
     logs, _ = _session(tmp_path, [("type", 0, 20.0), ("type", 1, 60.0)], 60.0, enrolled=True)
     peak = _of(_run(logs), "typist_change")[0]["details"]["evidence"]
-    assert _of(_run(logs, typist_evidence=peak * 1.01), "typist_change") == []
-    assert _of(_run(logs, typist_evidence=peak * 0.99), "typist_change")
+    assert _of(_run(logs, typist_evidence=peak * 0.99), "typist_change")[0]["details"]["test"] == "sequential"
+    # past the sequential threshold, the whole-session test still sees another typist ...
+    session = _of(_run(logs, typist_evidence=peak * 1.01), "typist_change")
+    assert [v["details"]["test"] for v in session] == ["session"]
+    effect = session[0]["details"]["effect"]
+    assert effect >= session[0]["details"]["effect_threshold"] == 0.8
+    # ... until its own thresholds are raised past what it measured
+    assert _of(_run(logs, typist_evidence=peak * 1.01, typist_session_effect=effect * 1.01), "typist_change") == []
+    assert _of(_run(logs, typist_evidence=peak * 1.01, typist_session_significance=1e6), "typist_change") == []
 
 
 def test_too_short_an_enrolment_falls_back_to_the_session_start(tmp_path: Path) -> None:

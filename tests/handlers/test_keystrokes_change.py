@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -93,3 +94,43 @@ def test_excluded_keystrokes_give_no_evidence(tmp_path: Path) -> None:
     ev = change.evidence(tm, build_profile(enrol, "enrolment"), Options(), exclude=skip)
     assert not skip[ev.index].any()
     assert change.typist_change(tm, build_profile(enrol, "enrolment"), Options(), exclude=skip) == []
+
+
+def test_the_start_moves_back_to_where_the_evidence_began() -> None:
+    # weak evidence (0.8 per timing, under the allowance 1.0) from 100, strong from 200
+    score = np.r_[np.zeros(100), np.full(100, 0.8), np.full(200, 3.0)]
+    (first, peak, _), = change._cusum(score, drift=1.0, threshold=120.0)
+    assert first == 200 and peak == 399
+    assert change._located(score, first, peak, drift=0.7) == 100
+    assert change._located(score, first, peak, drift=0.9) == 200  # 0.8 per timing is under 0.9 too
+    assert change._located(np.full(50, 3.0), 0, 49, drift=0.7) == 0  # never later than the CUSUM's start
+
+
+def test_a_close_impostor_is_found_by_the_whole_session_test(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 1, 300.0)], 300.0)
+    profile = build_profile(enrol, "enrolment")
+    deaf = Options(typist_evidence=1e9)  # the sequential test finds nothing
+    found = change.typist_change(tm, profile, deaf)
+    assert len(found) == 1 and found[0]["details"]["test"] == "session"
+    assert found[0]["start_s"] < 30.0 and found[0]["end_s"] > 280.0
+    assert found[0]["details"]["effect"] >= found[0]["details"]["effect_threshold"]
+    same, enrol0, _ = _logs(tmp_path, [("type", 0, 300.0)], 300.0)
+    assert change.typist_change(same, build_profile(enrol0, "enrolment"), deaf) == []
+
+
+def test_without_releases_the_confidence_stays_low(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 400.0)], 400.0, flights_only=True)
+    found = change.typist_change(tm, build_profile(enrol, "enrolment"), Options())
+    assert found and all(v["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE for v in found)
+    assert all(v["details"]["timing"].startswith("flights only") for v in found)
+    with_dwells, enrol2, _ = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 400.0)], 400.0)
+    strong = change.typist_change(with_dwells, build_profile(enrol2, "enrolment"), Options())
+    assert max(v["confidence"] for v in strong) == 1.0 and strong[0]["details"]["timing"] == "flights and dwells"
+
+
+def test_a_log_with_few_releases_counts_as_flights_only(tmp_path: Path) -> None:
+    tm, enrol, _ = _logs(tmp_path, [("type", 0, 90.0), ("type", 1, 400.0)], 400.0)
+    few = np.where(np.arange(len(tm.t)) % 5 == 0, tm.dwell, np.nan)  # holds known for 1 keystroke in 5
+    found = change.typist_change(dataclasses.replace(tm, dwell=few), build_profile(enrol, "enrolment"), Options())
+    assert found and all(v["details"]["timing"].startswith("flights only") for v in found)
+    assert all(v["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE for v in found)

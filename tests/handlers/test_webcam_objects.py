@@ -1,8 +1,8 @@
 """The object detector and the phone / book / screen / person checks (never skipped).
 
-Real photographs (tests/data/webcam_objects/MANIFEST.md: a webcam frame of a phone held up,
-one of a hand with an earbud case, a COCO photo of a book) show what the vendored YOLOX-Nano
-finds; the clip tests composite the committed real cut-outs (ml_service/samples/
+Real photographs (tests/data/webcam_objects/MANIFEST.md: webcam frames of a phone and of a
+wallet held up, one of a hand with an earbud case, a COCO photo of a book) show what the
+vendored YOLOX-Nano finds; the clip tests composite the committed real cut-outs (ml_service/samples/
 _webcam_objects.py) into a generated webcam clip and run the whole handler.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from handlers.webcam import webcam
 from handlers.webcam.detector import MODEL_PATH, Detection, ObjectDetector
-from handlers.webcam.objects import ObjectSample, ObjectScan, object_checks
+from handlers.webcam.objects import PHONE_CONFIDENCE, ObjectSample, ObjectScan, object_checks
 from handlers.webcam.options import Options
 from ml_service.report.evidence import _evidence_frame, frame_data_uri
 from ml_service.samples import _webcam_objects as objects
@@ -70,13 +70,13 @@ def test_finds_the_book_in_a_real_photo(detector):
 
 
 @pytest.mark.parametrize("image", ["earbuds", "astronaut", "coffee", "room"])
-def test_nothing_to_report_in_clean_frames(detector, landmarker, image):
+def test_nothing_to_report_in_clean_frames(detector, landmarker, image, tmp_path):
     """A hand with an earbud case near the face, a person alone, a coffee cup, the generated
     room with its shelf of books: no phone, book, screen or second person."""
     if image == "earbuds":
         bgr = cv2.imread(str(DATA / "earbuds.jpg"))
     elif image == "room":
-        clip = clips._Clip(DATA, "astronaut", [], seed=1)
+        clip = clips._Clip(tmp_path, "astronaut", [], seed=1)  # its photos are cached in tmp_path
         bgr = cv2.cvtColor(clip.frame(30), cv2.COLOR_RGB2BGR)
     else:
         from skimage import data
@@ -107,7 +107,27 @@ def test_held_phone_interval_details_carry_box_and_frame_time():
     (v,) = object_checks(samples, 12, OPTS)
     assert v["type"] == "phone_visible" and 2.9 <= v["start_s"] <= 4 and 8 <= v["end_s"] <= 9.1
     assert v["details"]["box"] == [100, 100, 300, 300] and v["details"]["frame_s"] == 8
-    assert v["details"]["detections"] == 3 and 0.5 < v["confidence"] <= 0.6  # phones: capped
+    assert v["details"]["detections"] == 3 and v["confidence"] == PHONE_CONFIDENCE  # phones: a cue
+
+
+@pytest.mark.parametrize("image", ["wallet", "phone"])
+def test_a_wallet_held_up_reads_as_a_phone_so_a_phone_is_only_a_cue(detector, landmarker, image):
+    """The detector's known limit, on real webcam frames of the same person: a wallet held up
+    is called a phone as confidently as a phone is (its box on the wallet). So both give
+    phone_visible at the low PHONE_CONFIDENCE, well below a book's or a screen's."""
+    bgr = cv2.imread(str(DATA / f"{image}.jpg"))
+    h, w = bgr.shape[:2]
+    faces = landmarker.detect(np.ascontiguousarray(bgr[..., ::-1]))
+    found = detector.detect(bgr)
+    phones = [d for d in found if d.label == "cell phone"]
+    assert phones and phones[0].score >= OPTS.phone_min_score
+    labelled = {"wallet": (56, 194, 252, 331), "phone": (258, 175, 438, 417)}[image]  # the dataset's boxes
+    assert _iou(phones[0].box, labelled) > 0.6
+    scans = [ObjectSample(t, w, h, found, faces[0].box if faces else None) for t in (1.0, 3.0)]
+    (v,) = [v for v in object_checks(scans, 4.0, OPTS) if v["type"] == "phone_visible"]
+    assert v["confidence"] == PHONE_CONFIDENCE <= 0.3 and "not proof" in v["details"]["note"]
+    book = object_checks(_samples([0, 2, 4], lambda t: [_det("book", 0.4)]), 6, OPTS)
+    assert book[0]["confidence"] > 2 * PHONE_CONFIDENCE
 
 
 def test_screens_but_not_the_laptop_edge_under_the_camera():
@@ -179,7 +199,26 @@ def test_clip_with_a_real_monitor_photo(tmp_path):
 
 def test_cut_outs_match_their_manifest():
     records = json.loads((objects.DATA / "objects.json").read_text())["objects"]
-    assert {r["kind"] for r in records} >= {"phone", "book", "screen", "person", "hand", "mug"}
+    assert {r["kind"] for r in records} >= {"phone", "wallet", "book", "screen", "person", "hand", "mug"}
     for r in records:
         assert hashlib.sha256((objects.DATA / r["file"]).read_bytes()).hexdigest() == r["sha256"]
         assert r["licence"].startswith("CC-BY") and r["attribution"] and len(r["commit"]) == 40
+        if "mask" in r:
+            assert hashlib.sha256((objects.DATA / r["mask"]).read_bytes()).hexdigest() == r["mask_sha256"]
+
+
+@pytest.mark.parametrize("name", ["phone_a", "wallet_a"])
+def test_held_objects_are_cut_out_of_their_wall(name):
+    """A masked cut-out shows the hand and the object only: the wall in the crop's upper
+    corners is transparent, the object at the labelled box's centre is opaque; a wallet is a
+    negative (no truth)."""
+    record = objects.catalogue()[name]
+    x0, y0, x1, y1 = record["region"]
+    rgb, alpha = objects._sprite(name, 0)
+    assert alpha.shape[:2] == rgb.shape[:2] and abs(rgb.shape[0] - (y1 - y0)) <= 2
+    h, w = alpha.shape[:2]
+    assert alpha[:h // 8, :w // 8].max() < 0.05 and alpha[:h // 8, -w // 8:].max() < 0.05
+    cy, cx = int(h * 0.7 / 2.1), w // 2  # the region spans 0.7 box heights above the centre, 1.4 below
+    assert alpha[cy, cx] > 0.95
+    truth = objects.object_truth([("object", 2, 6, name, 200, 300, 0)], 10)
+    assert truth == ([{"type": "phone_visible", "start_s": 2.0, "end_s": 6.0}] if name.startswith("phone") else [])
