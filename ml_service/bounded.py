@@ -19,12 +19,12 @@ import re
 import reprlib
 from typing import Any
 
-__all__ = ["EXCERPT_CHARS", "JSON_MAX_CHARS", "JSON_MAX_DEPTH", "JSONLimitError", "clamp", "excerpt", "loads",
-           "read_capped"]
+__all__ = ["EXCERPT_CHARS", "JSON_MAX_CHARS", "JSON_MAX_DEPTH", "JSONLimitError", "clamp", "excerpt", "json_depth",
+           "loads", "read_capped"]
 
 EXCERPT_CHARS = 80
 MESSAGE_CHARS = 1000
-JSON_MAX_CHARS = 1_000_000  # a session description is a few hundred bytes
+JSON_MAX_CHARS = 1_000_000  # a session description is a few hundred bytes; a live segment's carries more (carry.py)
 JSON_MAX_DEPTH = 32
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -42,7 +42,7 @@ def loads(text: str | bytes, what: str, max_chars: int = JSON_MAX_CHARS, max_dep
         text = text.decode("utf-8")
     if len(text) > max_chars:
         raise JSONLimitError(f"{what} is {len(text)} characters, over the {max_chars}-character limit")
-    if _depth(text) > max_depth:
+    if json_depth(text) > max_depth:
         raise JSONLimitError(f"{what} is nested deeper than {max_depth} levels")
     try:
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
@@ -65,8 +65,8 @@ def read_capped(response: Any, limit: int) -> bool:
     return True
 
 
-def _depth(text: str) -> int:
-    """Deepest bracket nesting outside strings (a linear scan, no recursion)."""
+def json_depth(text: str) -> int:
+    """Deepest bracket nesting of JSON text, outside strings (a linear scan, no recursion)."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     return max(itertools.accumulate(_STEP[c] for c in brackets), default=0)
 

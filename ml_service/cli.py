@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sandbox"]:
         from ml_service.sandbox.cli import main as sandbox_main
         return sandbox_main(argv[1:])
+    if argv[:1] == ["demo"] and "--live" in argv:
+        from ml_service.demo_live import main as live_main
+        return live_main([a for a in argv[1:] if a != "--live"])
     if argv[:1] == ["demo"]:
         from ml_service.demo import main as demo_main
         return demo_main(argv[1:])
@@ -73,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and print it (secrets masked)")
     check.set_defaults(func=_cmd_check_config)
     sub.add_parser("sandbox", help="run the local XQueue + platform stand-in (see: sandbox --help)")
-    sub.add_parser("demo", help="run the whole system on this machine (see: demo --help)")
+    sub.add_parser("demo", help="run the whole system on this machine (see: demo --help, demo --live --help)")
     sub.add_parser("analyze", help="analyse local recordings, write result.json + report.html (see: analyze --help)")
     sub.add_parser("new-handler", help="write a new analyser's files: handlers/NAME, its samples and test (see: new-handler --help)")
     return parser
@@ -164,10 +167,12 @@ def build_worker(settings: Settings) -> Worker:
         backoff_max_s=settings.backoff_max_s, heartbeat_s=settings.heartbeat_s,
         shutdown_grace_s=settings.shutdown_grace_s, rerun_interrupted=settings.rerun_interrupted,
         max_runs=settings.max_runs, wait_for_other_s=settings.handler_timeout_s)
+    outbox = EventOutbox(platform, store=journal)
     run_job = functools.partial(analyse, handler=handler, fetcher=fetcher, work_root=settings.work_dir,
                                 modality=settings.queue_name, retry_wait=stop_event.wait,
-                                limits=MediaLimits(max_duration_s=settings.media_max_duration_s))
-    return Worker(xqueue, settings.queue_name, run_job, EventOutbox(platform, store=journal), journal,
+                                limits=MediaLimits(max_duration_s=settings.media_max_duration_s),
+                                alert=functools.partial(outbox.post, "violation_detected"))
+    return Worker(xqueue, settings.queue_name, run_job, outbox, journal,
                   timing, stop_event=stop_event, cancel=cancel, policy=settings.score_policy,
                   lease_s=settings.xqueue_lease_s)
 

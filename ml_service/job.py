@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ml_service.bounded import clamp
 from ml_service.errors import HandlerError, MediaError, Retry, SubmissionError
 from ml_service.handlers import Handler, run_handler
+from ml_service.live import Alert, LiveJob, segment_spec
 from ml_service.media import MediaFetcher, job_dir
 from ml_service.media_checks import MediaLimits, check_media, with_notes
 from ml_service.results import ErrorCode, error_result
@@ -53,19 +54,28 @@ def analyse(
     retry_wait: Callable[[float], bool] = threading.Event().wait,
     max_retries: int = 2,
     limits: MediaLimits = MediaLimits(),
+    alert: Alert | None = None,
 ) -> Outcome:
     """Analyse one pulled submission; always returns an :class:`Outcome`.
 
     A handler raising :class:`Retry` is called again after the delay it asks for, at most
     ``max_retries`` times; ``retry_wait`` returning True (shutdown) ends the retries. The
     downloaded media are checked against ``limits`` first (:mod:`ml_service.media_checks`).
+    A segment of a live session goes through :class:`~ml_service.live.LiveJob`, which calls
+    ``alert`` with each new violation's ``violation_detected`` event data.
     """
     started = clock()
     spec: SessionSpec | None = None
+    live: LiveJob | None = None
     try:
         spec = parse_body(pulled)
+        live = _live_job(spec, modality, pulled.submission_id)
+        if live is not None and live.known is not None:
+            return _outcome(pulled, spec, work_root, *live.answer_known())
         with job_dir(work_root, pulled.submission_id) as folder:
             submission = handler_input(pulled, spec, fetcher, folder, modality)
+            if live is not None:
+                submission["segment"] = live.handler_view()
             notes = check_media(submission, limits)
             result, msg = with_notes(*_run_with_retries(handler, submission, retry_wait, max_retries), notes)
     except MediaError as exc:
@@ -74,6 +84,13 @@ def analyse(
         result, msg = _failed(modality, ErrorCode.BAD_SUBMISSION, str(exc), clock() - started)
     except HandlerError as exc:
         result, msg = _failed(modality, ErrorCode(exc.error_code), str(exc), clock() - started)
+    if live is not None and spec is not None:
+        result, msg = live.finish(result, msg, spec.recordings, alert)
+    return _outcome(pulled, spec, work_root, result, msg)
+
+
+def _outcome(pulled: Pulled, spec: SessionSpec | None, work_root: Path, result: dict[str, Any],
+             msg: str) -> Outcome:
     session_id = spec.session_id if spec else None
     hide = _path_hider(work_root)
     result = json.loads(hide(json.dumps(result)))
@@ -82,6 +99,11 @@ def analyse(
     if "msg" in result:
         result["msg"] = clamp(result["msg"])
     return Outcome(result, msg, session_id)
+
+
+def _live_job(spec: SessionSpec, modality: str, submission_id: int) -> LiveJob | None:
+    seg = segment_spec(spec.segment)
+    return LiveJob(seg, spec.session_id, spec.modality or modality, submission_id) if seg else None
 
 
 def _path_hider(work_root: Path) -> Callable[[str], str]:
@@ -126,7 +148,7 @@ def handler_input(
     def fetch(name: str | None) -> dict[str, Any] | None:
         if name is None:
             return None
-        path = fetcher.fetch(name, pulled.files[name], folder)
+        path = fetcher.fetch(name, pulled.files.get(name) or spec.media_urls[name], folder)
         return {"name": name, "path": str(path), "size": path.stat().st_size}
 
     recordings = [fetch(name) for name in spec.recordings]

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 EVENT_TYPES = frozenset({
     "service_started", "heartbeat", "session_processing_start",
     "session_processing_end", "session_processing_failed", "service_stopping",
+    "violation_detected",
 })
 _REFRESH_MARGIN_S = 30.0
 _REPLY_MAX_BYTES = 1024 * 1024  # a token or an event acknowledgement is a few hundred bytes

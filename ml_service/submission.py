@@ -58,6 +58,8 @@ class SessionSpec:
     reference_voice: str | None
     recordings: list[str]
     grader: str | None = None
+    segment: dict[str, Any] | None = None  # one segment of a live session (ml_service.live)
+    media_urls: dict[str, str] = field(default_factory=dict)  # more files by URL (name -> URL)
 
 
 def decode_pull(content: Any) -> Pulled:
@@ -160,7 +162,12 @@ def parse_body(pulled: Pulled) -> SessionSpec:
         problems = [_problem(e) for e in errors[:5]] + (["..."] if len(errors) > 5 else [])
         raise SubmissionError("xqueue_body does not match the submission schema: " + "; ".join(problems))
     refs = {body.get("reference_photo"), body.get("reference_voice")} - {None}
-    missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files)
+    urls = body.get("media_urls", {})
+    if set(urls) & set(pulled.files):
+        both = sorted(set(urls) & set(pulled.files))
+        raise SubmissionError("media_urls repeats names of xqueue_files: "
+                              + ", ".join(excerpt(name) for name in both[:5]) + (", ..." if len(both) > 5 else ""))
+    missing = sorted(name for name in refs | set(body.get("recordings", [])) if name not in pulled.files | urls)
     if missing:
         names = ", ".join(excerpt(name) for name in missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise SubmissionError(f"xqueue_body names files that xqueue_files lacks: {names}")
@@ -173,6 +180,8 @@ def parse_body(pulled: Pulled) -> SessionSpec:
         reference_voice=body.get("reference_voice"),
         recordings=list(recordings),
         grader=grader,
+        segment=body.get("segment"),
+        media_urls=dict(urls),
     )
 
 

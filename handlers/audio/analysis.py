@@ -22,11 +22,14 @@ _SPEAKER_CHECKS = ("multiple_speakers", "voice_mismatch", "conversation_hints")
 _SPEECH_PAD_S = 0.2  # kept out of the noise check around speech
 
 
-def analyse(source: Stream | np.ndarray, opts: Options,
-            reference: np.ndarray | None) -> tuple[np.ndarray, list[dict], dict[str, Any]]:
+def analyse(source: Stream | np.ndarray, opts: Options, reference: np.ndarray | None,
+            session: np.ndarray | None = None, foreign: list[np.ndarray] | None = None,
+            ) -> tuple[np.ndarray, list[dict], dict[str, Any]]:
     """The samples, violations and facts of ``source`` (16 kHz mono, decoding or decoded).
 
-    ``reference`` is the enrolment voice. Raises :class:`~handlers.audio.decode.Unreadable`.
+    ``reference`` is the enrolment voice; ``session`` and ``foreign`` a live session's voice as
+    first heard and the voices judged foreign before (``live.py``). Raises
+    :class:`~handlers.audio.decode.Unreadable`.
     """
     levels, probs = vad.scan(source, opts.vad_gate_db)
     audio = source.result() if isinstance(source, Stream) else source
@@ -39,7 +42,7 @@ def analyse(source: Stream | np.ndarray, opts: Options,
     facts["noise_floor_dbfs"] = round(float(np.median(levels[quiet])), 1) if quiet.any() else None
     if segments and any(opts.enabled(c) for c in _SPEAKER_CHECKS):
         d = diarization(audio, levels, probs, segments, opts)
-        events += _speaker_events(d, opts, reference, facts)
+        events += _speaker_events(d, opts, reference, facts, session, foreign or [])
     if opts.enabled("background_noise"):
         events += noise.noise_events(audio, levels, quiet, opts.noise_db, opts.noise_min_s, opts.noise_merge_gap_s,
                                     probs)
@@ -82,15 +85,21 @@ def _speech_event(start_s: float, end_s: float, probs: np.ndarray) -> dict[str, 
             "details": {"duration_s": round(end_s - start_s, 2)}}
 
 
-def _speaker_events(d: speakers.Diarization, opts: Options, reference, facts) -> list[dict]:
+def _speaker_events(d: speakers.Diarization, opts: Options, reference, facts, session=None,
+                    foreign=()) -> list[dict]:
     facts.update(speakers=len(d.centroids), embeddings=d.windows,
                  speaker_speech_s=[round(s, 1) for s in d.seconds])
+    if len(d.centroids):
+        facts["_first_voice"] = d.centroids[0]  # the dominant voice: a live session carries it
     events: list[dict] = []
     if opts.enabled("multiple_speakers"):
         events += voices.multiple_speaker_events(d, opts.speaker_episode_gap_s, opts.speaker_merge_similarity)
     if opts.enabled("voice_mismatch"):
         identity = voices.identify(d, reference, opts.voice_match_threshold, opts.voice_reject_threshold,
-                                   opts.voice_margin, opts.voice_foreign_below, opts.voice_dominant_ratio)
+                                   opts.voice_margin, opts.voice_foreign_below, opts.voice_dominant_ratio, session)
+        identity = voices.recall_foreign(identity, d, list(foreign), opts.speaker_similarity,
+                                         reference if reference is not None else session)
+        facts["_foreign_voices"] = [d.centroids[k] for k in sorted(identity.foreign)]  # a live session carries them
         events += voices.voice_mismatch_events(d, identity, reference is not None,
                                                opts.speech_merge_gap_s, opts.speech_min_s)
         facts["voice_similarity"] = [round(s, 3) for s in identity.similarity]

@@ -21,6 +21,7 @@ import numpy as np
 from handlers.audio.analysis import analyse, enrolment_embedding
 from handlers.audio.decode import SAMPLE_RATE, Stream, Unreadable, decode
 from handlers.audio.frames import FRAME
+from handlers.audio.live import carried_foreign, carried_voice, carry_out, join_gaps
 from handlers.audio.options import Options
 from ml_service.handler_api import ErrorCode, SubmissionError, build_result, error_result
 
@@ -40,18 +41,25 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if not paths:
         raise SubmissionError("the audio handler needs at least one recording")
     reference, reference_facts = _reference(submission.get("reference_voice"), opts)
+    segment = submission.get("segment")  # a live session's segment: see live.py
+    session, carried = carried_voice(segment) if reference is None else (None, {})
+    reference_facts = carried or reference_facts
     try:
         source, files = (Stream(paths[0]), None) if len(paths) == 1 else _decode_all(paths)
-        audio, violations, facts = analyse(source, opts, reference)
+        audio, violations, facts = analyse(source, opts, reference, session, carried_foreign(segment))
     except Unreadable as exc:
         logger.warning("audio handler: session %s: %s", submission.get("session_id"), exc)
         return error_result(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), time.monotonic() - started), str(exc)
+    first_voice, foreign = facts.pop("_first_voice", None), facts.pop("_foreign_voices", [])
     files = files or _file_entry(paths[0], audio, 0)
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media = {"duration_s": duration, "samples_analysed": len(audio), "sample_rate": SAMPLE_RATE,
              "files": files, "reference_voice": reference_facts,
              "speech_share": round(facts["speech_s"] / duration, 4) if duration else 0.0, **facts}
-    result = build_result(modality, violations, media, time.monotonic() - started)
+    result = build_result(modality, join_gaps(violations, opts) if segment else violations, media,
+                          time.monotonic() - started)
+    if segment:
+        result["carry"] = carry_out(segment, reference, first_voice, foreign, opts.speaker_merge_similarity)
     return result, _summary(result, duration)
 
 

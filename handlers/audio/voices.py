@@ -38,7 +38,7 @@ import numpy as np
 from handlers.audio.frames import merge
 from handlers.audio.speakers import Diarization, Turn
 
-__all__ = ["Identity", "identify", "multiple_speaker_events", "voice_mismatch_events"]
+__all__ = ["Identity", "identify", "multiple_speaker_events", "recall_foreign", "voice_mismatch_events"]
 
 _SHORT_VOICE_S = 5.0  # a voice with less speech than this gets 0.1 less confidence
 
@@ -47,7 +47,7 @@ _SHORT_VOICE_S = 5.0  # a voice with less speech than this gets 0.1 less confide
 class Identity:
     """Who is who: the voices taken as the candidate's, as foreign (with a confidence), as uncertain."""
 
-    decision: str  # matched / impostor / uncertain / dominant_voice / no_voice
+    decision: str  # matched / impostor / uncertain / dominant_voice / dominant_unclear / session_voice / no_voice
     similarity: list[float]
     candidate: set[int] = field(default_factory=set)
     foreign: dict[int, float] = field(default_factory=dict)
@@ -65,12 +65,14 @@ def _conf(x: float, seconds: float) -> float:
 
 
 def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject: float, margin: float,
-             foreign_below: float = 1.0, dominant_ratio: float = 1.0) -> Identity:
-    """The identity decision for the voices of ``d`` (see the module docstring)."""
+             foreign_below: float = 1.0, dominant_ratio: float = 1.0, session: np.ndarray | None = None) -> Identity:
+    """The identity decision for the voices of ``d`` (see the module docstring). ``session``:
+    without an enrolment, a live session's voice as first heard (``live.py``): the voice
+    nearest to it leads instead of this segment's dominant one, or nobody if none comes near."""
     if not len(d.centroids):
         return Identity("no_voice", [])
     if reference is None:
-        return _dominant(d, dominant_ratio)
+        return _dominant(d, dominant_ratio) if session is None else _session_lead(d, session, reject, dominant_ratio)
     sims = [float(c @ reference) for c in d.centroids]
     best = int(np.argmax(sims))
     if sims[best] < reject:
@@ -89,19 +91,56 @@ def identify(d: Diarization, reference: np.ndarray | None, accept: float, reject
     return out
 
 
+def recall_foreign(identity: Identity, d: Diarization, known: list[np.ndarray], same: float,
+                   own: np.ndarray | None) -> Identity:
+    """A voice that an earlier segment of a live session judged foreign (``known``) stays
+    foreign: any voice here at least ``same`` alike to one, and more alike to it than to the
+    candidate's ``own`` voice (enrolment or session voice), unless it matched the enrolment
+    (or nobody can tell who sits the exam: ``dominant_unclear``)."""
+    if identity.decision == "dominant_unclear":
+        return identity
+    for k, centroid in enumerate(d.centroids):
+        alike = max((float(centroid @ f) for f in known), default=-1.0)
+        mine = float(centroid @ own) if own is not None else -1.0
+        if (alike < same or alike <= mine or k in identity.foreign
+                or (k in identity.candidate and identity.decision == "matched")):
+            continue
+        identity.foreign[k] = _conf(0.6 + 2.0 * (alike - same), d.seconds[k])
+        identity.uncertain.discard(k)
+        identity.candidate.discard(k)
+    return identity
+
+
 def _dominant(d: Diarization, ratio: float) -> Identity:
     """Without enrolment: the voice with the most speech is the candidate's, the others foreign,
     unless another voice has more than ``ratio`` times its speech: then nobody is sure who sits
     the exam, and those voices are ``uncertain`` (a meeting-like session)."""
-    sims = [float(c @ d.centroids[0]) for c in d.centroids]
-    out = Identity("dominant_voice", sims, {0})
-    for k in range(1, len(sims)):
-        if d.seconds[k] > ratio * d.seconds[0]:
+    return _lead(d, 0, [float(c @ d.centroids[0]) for c in d.centroids], ratio, "dominant_voice")
+
+
+def _session_lead(d: Diarization, session: np.ndarray, reject: float, ratio: float) -> Identity:
+    """A live segment without enrolment: the voice nearest the session's voice leads; none
+    near it (under ``reject``): every voice is foreign. The dominance rule of :func:`_dominant`
+    holds in the segment (a voice speaking more than ``ratio`` times the lead is not accused)."""
+    near = [float(c @ session) for c in d.centroids]
+    lead = int(np.argmax(near))
+    if near[lead] < reject:
+        foreign = {k: _conf(0.6 + 3.0 * (reject - near[k]), d.seconds[k]) for k in range(len(near))}
+        return Identity("impostor", near, set(), foreign)
+    return _lead(d, lead, [float(c @ d.centroids[lead]) for c in d.centroids], ratio, "session_voice")
+
+
+def _lead(d: Diarization, lead: int, sims: list[float], ratio: float, decision: str) -> Identity:
+    out = Identity(decision, sims, {lead})
+    for k in range(len(sims)):
+        if k == lead:
+            continue
+        if d.seconds[k] > ratio * d.seconds[lead]:
             out.uncertain.add(k)
         else:
             out.foreign[k] = _conf(0.6 + 2.0 * (1.0 - sims[k]) - 0.4, d.seconds[k])
     if out.uncertain:
-        out.uncertain.add(0)
+        out.uncertain.add(lead)
         out.decision = "dominant_unclear"
     return out
 

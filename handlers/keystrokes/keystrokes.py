@@ -19,6 +19,7 @@ import numpy as np
 from handlers.keystrokes.change import typist_change
 from handlers.keystrokes.checks import automation, idle, paste_bursts
 from handlers.keystrokes.events import KeyLog, LogError, read_log
+from handlers.keystrokes.live import baseline_log, carry_out, edge_idle, join_gaps
 from handlers.keystrokes.options import Options, OptionsError
 from handlers.keystrokes.rhythm import Timing, build_profile, timing
 from ml_service.handler_api import ErrorCode, build_result, error_result
@@ -43,11 +44,15 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         vocab: dict[str, int] = {}
         session = _read(session_item, vocab, opts)
         enrolment = _read(enrolment_item, vocab, opts) if enrolment_item else None
+        segment = submission.get("segment")  # a live session's segment: see live.py
+        enrolment = enrolment or baseline_log(segment, vocab, opts)
     except (OptionsError, _RecordingsError) as exc:
         return _failed(modality, ErrorCode.BAD_SUBMISSION, str(exc), started)
     except LogError as exc:
         return _failed(modality, ErrorCode.MEDIA_UNREADABLE, str(exc), started)
     violations, notes = analyse(session, enrolment, opts, len(vocab))
+    if segment:
+        violations = join_gaps(violations, opts) + (edge_idle(session, opts, segment) if "idle" in opts.checks else [])
     media = {
         "duration_s": round(session.duration_s, 3),
         "files": [_file_facts("recording", session)]
@@ -55,6 +60,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         "checks": notes,
     }
     result = build_result(modality, violations, media, time.monotonic() - started)
+    if segment:
+        result["carry"] = carry_out(segment, session, vocab, opts)
     return result, _summary(session, violations)
 
 

@@ -7,11 +7,12 @@ decode; everything else about a recording is reported in its facts (``media.file
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from handlers.screencast.changes import ScreenSignals, shrink
-from handlers.screencast.findings import forbidden_content, window_switches
+from handlers.screencast.findings import forbidden_content, title_totals, window_switches
 from handlers.screencast.frames import DecodeError, analysis_size, sample_frames
 from handlers.screencast.matching import Matcher
 from handlers.screencast.ocr import Ocr
@@ -37,8 +38,14 @@ def _video_stream(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return info, video
 
 
-def analyse_recording(path: Path, opts: Options, ocr: Ocr | None, matcher: Matcher) -> tuple[list[dict], dict]:
-    """Violations (times from the start of this file) and facts about the file."""
+def analyse_recording(path: Path, opts: Options, ocr: Ocr | None, matcher: Matcher,
+                      prior: dict[str, Any] | None = None) -> tuple[list[dict], dict]:
+    """Violations (times from the start of this file) and facts about the file.
+
+    ``prior`` is a live session's carry (``windows``: title -> seconds, ``boxes``: content box
+    -> seconds, from earlier segments); the facts' ``carry`` is the same after this file."""
+    prior = prior or {}
+    boxes = Counter({tuple(b[:4]): round(b[4] * opts.sample_fps) for b in prior.get("boxes", [])})
     started = time.monotonic()
     info, video = _video_stream(Path(path))
     size = analysis_size(video["width"], video["height"], opts.max_width)
@@ -58,11 +65,14 @@ def analyse_recording(path: Path, opts: Options, ocr: Ocr | None, matcher: Match
     except DecodeError as exc:
         raise Unreadable(str(exc)) from exc
     end = samples * step
-    violations = signals.intervals(opts.blank_min_s, opts.frozen_min_s, opts.resolution_min_s)
+    violations = signals.intervals(opts.blank_min_s, opts.frozen_min_s, opts.resolution_min_s, boxes)
+    carry = {"boxes": [[*b, round(n / opts.sample_fps, 3)] for b, n in signals.box_counts(boxes).most_common(3)],
+             "windows": prior.get("windows", {})}
     if tracker is not None:
         contexts, matches = replay(tracker.log, ocr.results(), matcher, end)
-        violations += window_switches(contexts, end, opts.switch_min_s)
+        violations += window_switches(contexts, end, opts.switch_min_s, carry["windows"])
         violations += forbidden_content(matches, contexts, end, matcher, opts.merge_gap_s)
+        carry["windows"] = title_totals(contexts, end, carry["windows"])
     facts = {
         "name": Path(path).name,
         "duration_s": info.get("duration_s"),
@@ -77,5 +87,6 @@ def analyse_recording(path: Path, opts: Options, ocr: Ocr | None, matcher: Match
         "ocr_s": round(ocr.seconds - ocr_before[1], 3) if ocr else 0.0,
         "screens_recalled": tracker.recalled if tracker else 0,
         "analysis_s": round(time.monotonic() - started, 3),
+        "carry": carry,
     }
     return violations, facts

@@ -80,9 +80,16 @@ class ScreenSignals:
         self.boxes.append(None if is_blank else content_box(small))
         return mask, is_blank
 
-    def intervals(self, blank_min_s: float, frozen_min_s: float, resolution_min_s: float) -> list[dict[str, Any]]:
-        """The ``blank_screen``, ``frozen_screen`` and ``resolution_change`` violations."""
-        return [*self._blank(blank_min_s), *self._frozen(frozen_min_s), *self._resolution(resolution_min_s)]
+    def intervals(self, blank_min_s: float, frozen_min_s: float, resolution_min_s: float,
+                  prior: Counter | None = None) -> list[dict[str, Any]]:
+        """The ``blank_screen``, ``frozen_screen`` and ``resolution_change`` violations; ``prior``
+        counts content boxes seen before (a live session's earlier segments)."""
+        return [*self._blank(blank_min_s), *self._frozen(frozen_min_s),
+                *self._resolution(resolution_min_s, prior)]
+
+    def box_counts(self, prior: Counter | None = None) -> Counter:
+        """Samples per content box, ``prior`` included (and first among equals: the usual one)."""
+        return (prior or Counter()) + Counter(b for b in self.boxes if b is not None)
 
     def _runs(self, flags: list[bool]) -> list[tuple[int, int]]:
         """Index ranges ``[i, j]`` (inclusive) where ``flags`` holds."""
@@ -118,11 +125,11 @@ class ScreenSignals:
                                       {"unchanged_s": round(end - start, 3)}))
         return out
 
-    def _resolution(self, min_s: float) -> list[dict[str, Any]]:
+    def _resolution(self, min_s: float, prior: Counter | None = None) -> list[dict[str, Any]]:
         known = [b for b in self.boxes if b is not None]
         if not known:
             return []
-        base = Counter(known).most_common(1)[0][0]
+        base = self.box_counts(prior).most_common(1)[0][0]
         differs = [b is not None and _differs(b, base) for b in self.boxes]
         out = []
         for i, j in self._runs(differs):

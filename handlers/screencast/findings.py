@@ -20,7 +20,7 @@ from typing import Any
 from handlers.screencast.matching import Matcher
 from handlers.screencast.foreground import Foreground, same_window
 
-__all__ = ["forbidden_content", "window_switches"]
+__all__ = ["forbidden_content", "title_totals", "window_switches"]
 
 _MAX_LISTED = 10
 
@@ -64,14 +64,37 @@ def _groups(segments: list[Segment]) -> tuple[list[int | None], list[str]]:
     return ids, names
 
 
-def window_switches(contexts: Contexts, end: float, min_s: float) -> list[dict[str, Any]]:
-    """Intervals spent in a window other than the one on screen longest."""
-    segments = _segments(contexts, end)
-    ids, names = _groups(segments)
+def _totals(segments: list[Segment], ids: list[int | None], names: list[str],
+            prior: dict[str, float] | None) -> dict[int, float]:
+    """Seconds on screen per group; ``prior`` (title -> seconds, earlier segments of a live
+    session) counts too, its titles grouped like the others (``names`` grows with new ones)."""
     totals: dict[int, float] = {}
     for (start, stop, _), gid in zip(segments, ids):
         if gid is not None:
             totals[gid] = totals.get(gid, 0.0) + stop - start
+    for title, seconds in (prior or {}).items():
+        gid = next((i for i, name in enumerate(names) if same_window(name, title)), None)
+        if gid is None:
+            names.append(title)
+            gid = len(names) - 1
+        totals[gid] = totals.get(gid, 0.0) + float(seconds)
+    return totals
+
+
+def title_totals(contexts: Contexts, end: float, prior: dict[str, float] | None = None) -> dict[str, float]:
+    """Seconds on screen per window (grouped titles), ``prior`` included: a live session's carry."""
+    segments = _segments(contexts, end)
+    ids, names = _groups(segments)
+    totals = _totals(segments, ids, names, prior)
+    return {names[g]: round(s, 3) for g, s in sorted(totals.items(), key=lambda kv: -kv[1])[:_MAX_LISTED]}
+
+
+def window_switches(contexts: Contexts, end: float, min_s: float,
+                    prior: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Intervals spent in a window other than the one on screen longest (``prior`` included)."""
+    segments = _segments(contexts, end)
+    ids, names = _groups(segments)
+    totals = _totals(segments, ids, names, prior)
     if len(totals) < 2:
         return []
     home = max(totals, key=lambda g: (totals[g], -g))

@@ -40,22 +40,24 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         return _failed(modality, ErrorCode.BAD_SUBMISSION, "no screen recording in the submission", started)
     ocr = Ocr(languages=opts.languages) if opts.ocr else None
     try:
-        return _analyse(modality, recordings, opts, ocr, started)
+        return _analyse(modality, recordings, opts, ocr, started, submission.get("segment"))
     finally:
         if ocr is not None:
             ocr.close()
 
 
 def _analyse(modality: str, recordings: list[dict[str, Any]], opts: Options, ocr: Ocr | None,
-             started: float) -> tuple[dict[str, Any], str]:
+             started: float, segment: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     matcher = Matcher(opts.deny_list, opts.allow_list)
     violations: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     offset = 0.0
+    carry = (segment or {}).get("carry")  # a live session's segment: the session's usual screen
     for item in recordings:
         name = item.get("name") or Path(item["path"]).name
         try:
-            found, facts = analyse_recording(Path(item["path"]), opts, ocr, matcher)
+            found, facts = analyse_recording(Path(item["path"]), opts, ocr, matcher, carry if segment else None)
+            carry = facts.pop("carry")
         except Unreadable as exc:
             return _failed(modality, ErrorCode.MEDIA_UNREADABLE, f"recording {name} is unreadable: {exc}", started)
         violations += [_shifted(v, offset) for v in found]
@@ -66,6 +68,8 @@ def _analyse(modality: str, recordings: list[dict[str, Any]], opts: Options, ocr
     media = {"duration_s": round(offset, 3), "frames_analysed": sum(f["frames_analysed"] for f in files),
              "files": files, "checks": list(CHECKS if opts.ocr else CHECKS[2:]), "options": opts.as_dict()}
     result = build_result(modality, violations, media, time.monotonic() - started)
+    if segment:
+        result["carry"] = carry
     return result, _summary(result)
 
 

@@ -142,6 +142,9 @@ class _Pass:
                 next_scout = frame.t + self.opts.scout_interval_s
                 self._step(frame, dark, buffer)
                 buffer = []
+            if buffer:  # the frames after the last scout sample: the stream's end is seen too
+                frame, dark = buffer.pop()
+                self._step(frame, dark, buffer)
             self._finish()
         finally:
             self.dense_pool.shutdown(wait=True)

@@ -23,7 +23,7 @@ from handlers.webcam.options import Options
 from handlers.webcam.people import People, tracks
 from handlers.webcam.person import PERSON_SHARE
 
-__all__ = ["People", "all_checks", "expressions", "pose", "presence", "talking"]
+__all__ = ["People", "all_checks", "expressions", "first_person", "pose", "presence", "talking"]
 
 
 def _series(data: Observations, label: Callable[[Obs], Hashable | None]) -> list[tuple[float, Hashable | None]]:
@@ -149,14 +149,24 @@ def _angles(data: Observations, s: Span, people: People) -> dict[str, Any]:
     return details
 
 
-def identity(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
+def first_person(data: Observations, opts: Options) -> np.ndarray | None:
+    """The mean embedding of the first face track that has embeddings."""
+    for s0, s1, _ in tracks(data, opts):
+        embs = [e for t, e in data.embeddings if s0 <= t <= s1]
+        if embs:
+            return np.mean(embs, axis=0)
+    return None
+
+
+def identity(data: Observations, opts: Options, reference: np.ndarray | None,
+             first: np.ndarray | None = None) -> list[Violation]:
     """Face tracks (runs of presence) with embeddings: compared to the reference and to the
-    session's first person."""
+    session's first person (``first``: known from earlier segments of a live session)."""
     embedded = [(s, [e for t, e in data.embeddings if s[0] <= t <= s[1]]) for s in tracks(data, opts)]
     embedded = [(s, e) for s, e in embedded if e]
     if not embedded:
         return []
-    first = np.mean(embedded[0][1], axis=0)
+    first = first if first is not None else np.mean(embedded[0][1], axis=0)
     out = []
     for span, embs in embedded:
         for kind, target in (("identity_mismatch", reference), ("identity_change", first)):
@@ -186,8 +196,10 @@ def _face_evidence(data: Observations, span: Span) -> dict[str, Any]:
                                                            "label": "not matching"}]}}
 
 
-def all_checks(data: Observations, opts: Options, reference: np.ndarray | None) -> list[Violation]:
-    people = People(data, opts)
+def all_checks(data: Observations, opts: Options, reference: np.ndarray | None,
+               first: np.ndarray | None = None, usual: dict[str, float] | None = None) -> list[Violation]:
+    """Every check; ``first`` and ``usual`` come from earlier segments of a live session."""
+    people = People(data, opts, usual, first)
     speech = talking(data, opts, people)
-    return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference),
+    return [*camera(data, opts), *presence(data, opts), *identity(data, opts, reference, first),
             *pose(data, opts, people), *speech, *expressions(data, opts, people, speech)]

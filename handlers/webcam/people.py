@@ -28,18 +28,39 @@ class People:
     pose, gaze, smile and mouth (medians): baselines are per person, so a second person's
     different habits are not read as the first person's violations."""
 
-    def __init__(self, data: Observations, opts: Options) -> None:
+    def __init__(self, data: Observations, opts: Options, usual: dict[str, float] | None = None,
+                 first: np.ndarray | None = None) -> None:
         self.tracks = tracks(data, opts)
         self.person_of_track = _group(self.tracks, data, opts)
         self.person = [self._person_at(o.t) for o in data.obs]
         self.base: dict[int, dict[str, float]] = {}
+        self.samples: dict[int, int] = {}
         self.spread: dict[int, dict[str, float]] = {}
         for pid in set(self.person) - {None}:
             faces = [o.face for o, p in zip(data.obs, self.person) if p == pid and o.face is not None]
             values = {a: np.array([getattr(f, a) for f in faces]) for a in _BASE_ATTRS}
+            self.samples[pid] = len(faces)
             self.base[pid] = {a: float(np.median(v)) if len(v) else 0.0 for a, v in values.items()}
             self.spread[pid] = {a: float(np.median(np.abs(v - self.base[pid][a]))) if len(v) else 0.0
                                 for a, v in values.items()}
+        self.main = self._main(data, opts, first)
+        if usual and self.main is not None:  # a live session: the person's baseline so far counts too
+            n, m = usual.get("samples", 0), self.samples[self.main]
+            self.base[self.main] = {a: (usual.get(a, v) * n + v * m) / max(1, n + m)
+                                    for a, v in self.base[self.main].items()}
+
+    def _main(self, data: Observations, opts: Options, first: np.ndarray | None) -> int | None:
+        """The session's first person (nearest to ``first``), or else the person seen most;
+        None when ``first`` is known and nobody here is that person."""
+        if first is None:
+            return max(self.samples, key=lambda p: (self.samples[p], -p)) if self.samples else None
+        near = {}
+        for pid in self.samples:
+            runs = [s for s, p in zip(self.tracks, self.person_of_track) if p == pid]
+            embs = [e for t, e in data.embeddings if any(s0 <= t <= s1 for s0, s1, _ in runs)]
+            if embs and distance(np.mean(embs, axis=0), first) <= opts.identity_max_distance:
+                near[pid] = distance(np.mean(embs, axis=0), first)
+        return min(near, key=near.get) if near else None
 
     def _person_at(self, t: float) -> int | None:
         for i, (s0, s1, _) in enumerate(self.tracks):

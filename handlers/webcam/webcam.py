@@ -17,6 +17,7 @@ import numpy as np
 
 from handlers.webcam.checks import all_checks
 from handlers.webcam.decode import MediaUnreadable, video_info
+from handlers.webcam.live import carried, carry_out
 from handlers.webcam.objects import object_checks
 from handlers.webcam.options import Options
 from handlers.webcam.segments import analyse, min_segment_s, processes
@@ -48,6 +49,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     notes: list[str] = []
     reference = _reference(submission.get("reference_photo"), notes)
     violations, offset, frames, files = [], 0.0, 0, []
+    segment = submission.get("segment")  # a live session's segment: see live.py
+    first, usual = carried(segment)
     for path in recordings:
         try:
             info = video_info(path)
@@ -55,7 +58,7 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
         except MediaUnreadable as exc:
             msg = f"{path.name}: unreadable video: {exc}"
             return error_result(modality, ErrorCode.MEDIA_UNREADABLE, msg, time.monotonic() - started), msg
-        found = all_checks(data, opts, reference)
+        found = all_checks(data, opts, reference, first, usual)
         found += object_checks(data.objects, data.end_s, opts, found)  # objects.py
         for v in found:
             violations.append({**v, "start_s": round(v["start_s"] + offset, 2), "end_s": round(v["end_s"] + offset, 2)})
@@ -72,6 +75,8 @@ def process(submission: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if notes:
         media["notes"] = notes
     result = build_result(modality, violations, media, time.monotonic() - started)
+    if segment:
+        result["carry"] = carry_out(data, opts, first, usual)
     return result, _summary(violations, offset, notes)
 
 

@@ -90,6 +90,13 @@ CREATE TABLE IF NOT EXISTS results (
     xqueue_header TEXT NOT NULL,
     xqueue_body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    received REAL NOT NULL,
+    session_id TEXT,
+    data TEXT NOT NULL,
+    copies INTEGER NOT NULL DEFAULT 1
+);
 """
 
 

@@ -21,6 +21,7 @@ EVENT_TYPES = frozenset({
     "session_processing_end",
     "session_processing_failed",
     "service_stopping",
+    "violation_detected",
 })
 SERVICE_KEYS = ("name", "queue", "version", "host")
 _MAX_TEXT = 200

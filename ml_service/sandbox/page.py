@@ -3,7 +3,9 @@
 Self-contained HTML (inline CSS, no scripts, no external URL), rendered by Jinja with
 autoescaping on, so every name a service or a result chose is shown as text. It reloads itself
 every :data:`REFRESH_S` seconds (the app also sends an HTTP ``Refresh`` header; no script).
-Each service shows its sessions done, throughput, mean analysis time and last error. A result
+Each service shows its sessions done, throughput, mean analysis time and last error. Live
+sessions (segments answered, alerts, the final result) and the latest ``violation_detected``
+alerts come next (:mod:`ml_service.sandbox.live_view`). A result
 that follows the result schema links to its report, ``/report/<n>`` (``n`` counts the stored
 results from 1, oldest first; see :func:`stored_report`), and names the checks it found.
 """
@@ -16,6 +18,7 @@ from typing import Any, Mapping, Sequence
 from jinja2 import Environment
 
 from ml_service.report import report_html
+from ml_service.sandbox.live_view import live_sessions
 from ml_service.results import validate_result
 
 __all__ = ["REFRESH_S", "render_status_page", "result_row", "stored_report"]
@@ -52,6 +55,22 @@ at <span title="{{ s.last_error.received }}">{{ s.last_error.received|clock }}</
 {{ s.last_error.reason }}{% else %}-{% endif %}</td></tr>
 {% else %}<tr><td colspan="13">no service has sent an event yet</td></tr>{% endfor %}
 </table>
+<h2>Live sessions ({{ live|length }})</h2>
+<table><tr><th>session</th><th>modality</th><th>segments answered</th><th>alerts</th><th>final result</th><th>latest</th></tr>
+{% for l in live %}<tr><td>{{ l.session_id }}</td><td>{{ l.modality or "-" }}</td><td>{{ l.segments }}</td>
+<td class="num {{ 'failed' if l.alerts else '' }}">{{ l.alerts }}</td>
+<td>{% if l.final %}{{ l.final.violations }} violation(s), score {{ l.final.score|score }}{% if l.final.gaps %},
+<span class="failed">{{ l.final.gaps }} gap(s)</span>{% endif %}{% else %}recording...{% endif %}</td>
+<td title="{{ l.latest }}">{{ l.latest|clock }}</td></tr>
+{% else %}<tr><td colspan="6">no live session yet</td></tr>{% endfor %}
+</table>
+<h2>Alerts ({{ alerts|length }} latest)</h2>
+<table><tr><th>received</th><th>session</th><th>check</th><th>session time</th><th>confidence</th><th>segment</th></tr>
+{% for a in alerts %}<tr><td title="{{ a.received }}">{{ a.received|clock }}</td><td>{{ a.session_id }}</td>
+<td class="failed">{{ a.type }}</td><td>{{ a.start_s|mmss }}&ndash;{{ a.end_s|mmss }}{% if a.open %} (going on){% endif %}</td>
+<td class="num">{{ a.confidence|score }}</td><td>{{ a.evidence.segment_index if a.evidence else "-" }}</td></tr>
+{% else %}<tr><td colspan="6">no alert yet</td></tr>{% endfor %}
+</table>
 <h2>Queues</h2>
 <table><tr><th>queue</th><th>waiting</th></tr>
 {% for name, length in queues.items() %}<tr><td>{{ name }}</td><td>{{ length }}</td></tr>
@@ -77,8 +96,15 @@ def _score(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+def _mmss(seconds: Any) -> str:
+    """``12:05`` (minutes:seconds of the session) for a number of seconds."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "-"
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
 _ENV = Environment(autoescape=True)
-_ENV.filters.update(clock=_clock, score=_score)
+_ENV.filters.update(clock=_clock, score=_score, mmss=_mmss)
 _PAGE = _ENV.from_string(_TEMPLATE)
 
 
@@ -132,11 +158,13 @@ def render_status_page(
     queues: Mapping[str, int],
     urls: tuple[str, str],
     limit: int = 50,
+    alerts: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The whole page; ``results`` oldest first, shown newest first up to ``limit``."""
+    """The whole page; ``results`` and ``alerts`` oldest first, shown newest first up to ``limit``."""
     numbered = list(enumerate(results, 1))[-limit:]
     latest = [result_row(r, n) for n, r in numbered][::-1]
     return _PAGE.render(
         services=services, results=latest, queues=queues, refresh_s=REFRESH_S,
-        xqueue_url=urls[0], platform_url=urls[1],
+        xqueue_url=urls[0], platform_url=urls[1], live=live_sessions(results, alerts),
+        alerts=list(alerts)[-limit:][::-1],
     )

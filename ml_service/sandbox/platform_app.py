@@ -9,7 +9,7 @@ Routes (``docs/contracts.md`` §4 for the first two)::
                                      flavour: created in process, as the LMS does; optional fields
                                      grader, points_possible, student_id)
     POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
-    GET  /api/results | /api/services | /api/events
+    GET  /api/results | /api/services | /api/events | /api/alerts (live alerts, one per alert_id)
     GET  /report/<n>                 the report of the n-th stored result (1 = oldest)
     GET  /                           HTML status page (reloads itself: HTTP Refresh header)
 """
@@ -181,6 +181,11 @@ def api_services() -> Response:
     return jsonify(_state().platform.services(_state().config.stale_after_s))
 
 
+@bp.get("/api/alerts")
+def api_alerts() -> Response:
+    return jsonify(_state().platform.alerts())
+
+
 @bp.get("/api/events")
 def api_events() -> Response:
     return jsonify(_state().platform.events())
@@ -204,7 +209,7 @@ def status_page() -> Response:
     queues = {name: state.queue.queue_length(name) for name in state.queue.queues}
     html = render_status_page(
         state.platform.services(state.config.stale_after_s), state.platform.results(),
-        queues, (state.xqueue_url, state.platform_url),
+        queues, (state.xqueue_url, state.platform_url), alerts=state.platform.alerts(),
     )
     return Response(html, content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": _PAGE_CSP, "Refresh": str(REFRESH_S),

@@ -6,7 +6,8 @@
   service's work figures (sessions done, throughput, last error) are read from its events
   (:mod:`ml_service.sandbox.activity`);
 * sessions: one row per ``POST /api/sessions``, keyed by the unique token of its callback
-  URL; results: every reply XQueue delivered to such a callback.
+  URL; results: every reply XQueue delivered to such a callback;
+* alerts: each ``violation_detected`` event of a live session, kept once per ``alert_id``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class PlatformStore:
                 (now, client_id, event.event_type, event.timestamp, event.attempt,
                  json.dumps(svc), json.dumps(event.data)),
             )
+            if event.event_type == "violation_detected":
+                _keep_alert(conn, now, event.data)
             key = (svc["name"], svc["host"], svc["queue"])
             old = conn.execute(
                 "SELECT * FROM services WHERE name = ? AND host = ? AND queue = ?", key
@@ -110,6 +113,12 @@ class PlatformStore:
              "service": json.loads(r["service"]), "data": json.loads(r["data"])}
             for r in rows
         ]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Live alerts, one per ``alert_id`` (``copies``: how many times it was received), oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT * FROM alerts ORDER BY received, alert_id").fetchall()
+        return [{**json.loads(r["data"]), "received": iso_time(r["received"]), "copies": r["copies"]} for r in rows]
 
     def services(self, stale_after_s: float) -> list[dict[str, Any]]:
         """Every service ever heard from, with ``alive`` and ``status`` as of now, and its work
@@ -175,6 +184,16 @@ class PlatformStore:
              "body": _parse_json(r["xqueue_body"])}
             for r in rows
         ]
+
+
+def _keep_alert(conn: Any, now: float, data: dict[str, Any]) -> None:
+    """A platform keeps each violation's alert once, by ``alert_id``; copies are counted."""
+    ident = data.get("alert_id")
+    if not isinstance(ident, str) or not ident:
+        return
+    conn.execute("INSERT INTO alerts (alert_id, received, session_id, data) VALUES (?, ?, ?, ?)"
+                 " ON CONFLICT (alert_id) DO UPDATE SET copies = copies + 1",
+                 (ident, now, str(data.get("session_id")), json.dumps(data)))
 
 
 def _next_session(event: Event, current: str | None) -> str | None:

@@ -115,6 +115,12 @@ class QueueStore:
             )
             return int(cur.lastrowid), _length(conn, queue, now - self._delay)
 
+    def file_keys(self, submission_id: int) -> dict[str, str]:
+        """A submission's files: filename -> path under the media root (empty if unknown)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT file_keys FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        return json.loads(row["file_keys"]) if row is not None else {}
+
     def _save_file(self, queue: str, header: str, name: str, stream: IO[bytes]) -> str:
         key = make_hashkey(header + name)
         folder = self.media_root / queue

@@ -123,6 +123,16 @@ class Sandbox:
             raise ValueError(f"session refused: HTTP {resp.status_code} {resp.text.strip()}")
         return int(resp.json()["submission_id"])
 
+    def media_urls(self, submission_id: int) -> dict[str, str]:
+        """Where the platform serves a submitted file: filename -> URL (a later segment of a
+        live session names the reference photo / voice by such a URL instead of uploading it)."""
+        keys = self.state.queue.file_keys(submission_id)
+        return {name: self.state.media_url(path) for name, path in keys.items()}
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every ``violation_detected`` alert kept (one per ``alert_id``), oldest first."""
+        return self.state.platform.alerts()
+
     def results(self) -> list[dict[str, Any]]:
         """Every result XQueue delivered to a session callback, oldest first."""
         return self.state.platform.results()
