@@ -71,8 +71,8 @@ LABEL org.opencontainers.image.title="ml-service-${handler_name}" \
       org.opencontainers.image.description="ml-service worker with the ${handler_name} handler"
 VOLUME ["/var/lib/ml-service"]
 USER 10001:10001
-# /healthz of the metrics server (ml_service/metrics.py): 200 while the loop polls or a job runs.
+# /healthz of the metrics server (ml_service/core/metrics.py): 200 while the loop polls or a job runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "ml_service.metrics", "--check"]
+    CMD ["python", "-m", "ml_service.core.metrics", "--check"]
 ENTRYPOINT ["python", "-m", "ml_service"]
 CMD ["run"]

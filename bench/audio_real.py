@@ -2,7 +2,7 @@
 
     python bench/audio_real.py [--cache DIR] [--force] [--json] [--dump FILE] [--only TEXT]
 
-Builds (or reuses) the real set (:mod:`ml_service.realsets.audio`), runs the handler on every
+Builds (or reuses) the real set (:mod:`ml_service.samples.realsets.audio`), runs the handler on every
 sample as the worker would, and prints JSON lines on stdout and a table on stderr:
 
 - ``"record": "check"``: per condition (``same-mic``, ``other-mic``, ``far-field``,
@@ -41,9 +41,10 @@ from _common import emit, fmt, table
 from handlers.audio import analysis, vad
 from handlers.audio.decode import decode
 from handlers.audio.options import Options
-from ml_service import evaluation, realsets, samples
-from ml_service.handlers import load_handler, run_handler
-from ml_service.realsets.audio import CONDITIONS, condition_of
+from ml_service import samples
+from ml_service.samples import evaluation, realsets
+from ml_service.core.handlers import load_handler, run_handler
+from ml_service.samples.realsets.audio import CONDITIONS, condition_of
 
 _STEP = 0.01
 _BLOCK_S = 2.0  # blocks of the "two or more voices" figure

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from ml_service.demo_media import make_wav  # noqa: E402
+from ml_service.sandbox.demo_media import make_wav  # noqa: E402
 from ml_service.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from ml_service.sandbox.faults import FaultPlan  # noqa: E402
 

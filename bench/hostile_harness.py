@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 from bench.hostile_cases import Case
 from bench.hostile_servers import QUEUE, RouteServer, ScriptedPlatform, ScriptedXQueue, submission_reply
-from ml_service.demo_media import make_photo, make_video, make_wav
-from ml_service.hostile_media import make_long_flac, make_lying_wav, make_png_bomb
+from ml_service.sandbox.demo_media import make_photo, make_video, make_wav
+from ml_service.samples.hostile_media import make_long_flac, make_lying_wav, make_png_bomb
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.canary import RecordingServer
 

@@ -4,8 +4,8 @@
                                    [--reference-voice F] [--reference-photo F] RECORDING...
     python bench/live_agreement.py --demo-samples [--segment-s 10]
 
-Each recording is analysed in one pass and as a live session (``ml_service.live_local``: cut
-with ``ml_service.live_cut``, played in order, or with every fourth segment swapped with the
+Each recording is analysed in one pass and as a live session (``ml_service.local.live_local``: cut
+with ``ml_service.sandbox.live_cut``, played in order, or with every fourth segment swapped with the
 one before it); the merged result is matched to the one-pass result per check: events of the
 same type whose edges are within 1 s agree. ``--demo-samples`` takes the demo's labelled
 samples of every modality. A keystroke recording is cut with its enrolment log (a recording
@@ -25,10 +25,10 @@ from typing import Any
 
 from _common import emit, table
 
-from ml_service.handlers import run_handler
-from ml_service.live_cut import cut, plan
-from ml_service.live_local import differences, run_segments
-from ml_service.media_probe import probe
+from ml_service.core.handlers import run_handler
+from ml_service.sandbox.live_cut import cut, plan
+from ml_service.local.live_local import differences, run_segments
+from ml_service.core.media_probe import probe
 
 __all__ = ["main"]
 
@@ -79,7 +79,7 @@ def compare(modality: str, recording: Path, extra: list[Path], refs: dict[str, P
 
 
 def _demo_jobs() -> list[tuple[str, Path, list[Path], dict, dict]]:
-    from ml_service.demo_samples import default_cache, make_demo_samples
+    from ml_service.sandbox.demo_samples import default_cache, make_demo_samples
     made = make_demo_samples(default_cache())
     return [(s.modality, s.recordings[0], list(s.recordings[1:]),
              {"reference_photo": s.reference_photo, "reference_voice": s.reference_voice}, dict(s.options))

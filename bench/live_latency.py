@@ -4,10 +4,10 @@
                                  [--data DIR] [--seed N] [--no-baseline] [--json]
 
 The hour is ``ml_service.samples.<m>.make_long`` (reused as bench/speed.py reuses it), cut into
-segments (``ml_service.live_cut``: media by stream copy at the key frames after each minute,
+segments (``ml_service.sandbox.live_cut``: media by stream copy at the key frames after each minute,
 a keystroke log by time; kept beside it). The sandbox and one worker process
 (``python -m ml_service run``, as the demo starts it) serve the modality's queue; the platform
-side (:class:`ml_service.live_platform.LiveSession`) uploads segment ``k`` when the recording
+side (:class:`ml_service.sandbox.live_platform.LiveSession`) uploads segment ``k`` when the recording
 reaches its end, ``--speed`` times faster than real time, with the carry of the answers so far.
 
 Measured: from a segment's upload to each of its alerts (``violation_detected``, as the
@@ -37,10 +37,10 @@ from typing import Any, TextIO
 from _common import DEFAULT_DATA, emit, fmt, table
 from speed import long_recording
 
-from ml_service.demo import _start_worker, _stop_workers
-from ml_service.live_cut import cut, cut_at_key_frames, plan
-from ml_service.live_local import differences
-from ml_service.live_platform import LiveSession
+from ml_service.sandbox.demo import _start_worker, _stop_workers
+from ml_service.sandbox.live_cut import cut, cut_at_key_frames, plan
+from ml_service.local.live_local import differences
+from ml_service.sandbox.live_platform import LiveSession
 from ml_service.sandbox import Sandbox, SandboxConfig
 
 __all__ = ["main"]

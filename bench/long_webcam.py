@@ -7,7 +7,7 @@ The labelled set (bench/quality.py) has clips of 30-60 s, shorter than a segment
 ``ml_service.samples.webcam.make_long`` makes the event hour (eight events every four
 minutes, :func:`~ml_service.samples.webcam.long_truth`) and the clean hour; the handler runs on
 both with ``ML_WEBCAM_PROCESSES`` set to each ``--processes`` value, and
-:mod:`ml_service.evaluation` scores the violations per check (false alarms per clean hour from
+:mod:`ml_service.samples.evaluation` scores the violations per check (false alarms per clean hour from
 the clean hour). Recordings are reused as bench/speed.py reuses them (``DIR/webcam/long/``).
 
 stdout: JSON lines, ``"record": "check"`` per (processes, check) and ``"record": "run"`` per
@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from _common import DEFAULT_DATA, emit, fmt, table
 from speed import long_recording
 
-from ml_service import evaluation
+from ml_service.samples import evaluation
 from ml_service.samples.truth import Sample, recording_input
 from ml_service.samples.webcam import long_truth
 

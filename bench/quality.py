@@ -7,7 +7,7 @@ For every sample module (``ml_service/samples/<m>.py``) whose handler
 ``handlers.<m>.<m>.process`` imports, the labelled set is generated into ``DIR/<m>/`` (or
 reused: see :func:`ml_service.samples.generate_set`), the handler runs in this process on each
 sample with the worker's exact input (:func:`ml_service.samples.handler_input`, a fresh temp
-work dir each), and :mod:`ml_service.evaluation` scores the violations it reported.
+work dir each), and :mod:`ml_service.samples.evaluation` scores the violations it reported.
 
 stdout: JSON lines. ``"record": "check"`` per (modality, check) with precision, recall,
 mean_iou, false_alarms_per_clean_hour and the counts behind them; ``"record": "modality"`` per
@@ -17,7 +17,7 @@ stderr: progress and, at the end, a table (``--json``: neither). A sample whose 
 fails counts with no predictions (its truth events are missed). Exit 0 unless the command
 line is wrong (2).
 
-``--real`` scores the real sets instead (:mod:`ml_service.realsets`: real recordings from public
+``--real`` scores the real sets instead (:mod:`ml_service.samples.realsets`: real recordings from public
 sources, built into a local cache from local copies of their repositories); a modality whose
 real set cannot be built here is reported with status ``real_set_unavailable`` and the reason.
 """
@@ -35,9 +35,11 @@ from typing import Any, TextIO
 
 from _common import DEFAULT_DATA, add_overlays, emit, fmt, table
 
-from ml_service import evaluation, realsets, samples
-from ml_service.errors import HandlerLoadError, MLServiceError
-from ml_service.handlers import Handler, load_handler, run_handler
+from ml_service import samples
+
+from ml_service.samples import evaluation, realsets
+from ml_service.core.errors import HandlerLoadError, MLServiceError
+from ml_service.core.handlers import Handler, load_handler, run_handler
 
 __all__ = ["main"]
 
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="sample folder (default: bench-data/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="regenerate the sets even if reusable")
-    parser.add_argument("--real", action="store_true", help="score the real sets (ml_service/realsets/)")
+    parser.add_argument("--real", action="store_true", help="score the real sets (ml_service/samples/realsets/)")
     parser.add_argument("--real-cache", type=Path, default=None,
                         help="real-set cache (default: ML_REALDATA_CACHE or ~/.cache/ml-service/real)")
     parser.add_argument("--min-iou", type=float, default=0.3)

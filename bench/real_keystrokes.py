@@ -2,7 +2,7 @@
 
     python bench/real_keystrokes.py [--real-cache DIR] [--force] [--option NAME=VALUE ...] [--json]
 
-Builds (or reuses) the real set (:mod:`ml_service.realsets.keystrokes`) and runs the handler on
+Builds (or reuses) the real set (:mod:`ml_service.samples.realsets.keystrokes`) and runs the handler on
 every session with its enrolment. Per source (``fr`` free text, ``aalto`` fixed text) and half
 (``tune``: the people the thresholds were chosen on; ``held``: the others), and over all:
 
@@ -32,7 +32,7 @@ from typing import Any
 from _common import emit, fmt, table
 
 from handlers.keystrokes.keystrokes import process
-from ml_service import realsets
+from ml_service.samples import realsets
 from ml_service.samples import Sample, handler_input
 
 __all__ = ["main", "score"]

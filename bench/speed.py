@@ -39,7 +39,7 @@ from typing import Any, TextIO
 from _common import DEFAULT_DATA, ROOT, add_overlays, emit, fmt, speed_module_files, table
 
 from ml_service import samples
-from ml_service.isolation import ProcessTree
+from ml_service.core.isolation import ProcessTree
 
 __all__ = ["main"]
 

@@ -64,7 +64,7 @@ def naive(path: Path, budget_s: float) -> dict[str, Any]:
     from handlers.screencast.matching import DEFAULT_DENY_LIST, Matcher
     from handlers.screencast.ocr import Ocr
     from handlers.screencast.options import Options
-    from ml_service.media_probe import probe
+    from ml_service.core.media_probe import probe
 
     Ocr().close()  # same tesseract set-up as the handler (single-threaded)
     opts, matcher = Options(), Matcher(DEFAULT_DENY_LIST)

@@ -2,7 +2,7 @@
 
     python bench/webcam_fairness.py [--cache DIR] [--per-group N] [--json]
 
-The faces are UTKFace adults (``ml_service/realsets/webcam-faces.json``: 150 per ethnicity
+The faces are UTKFace adults (``ml_service/samples/realsets/webcam-faces.json``: 150 per ethnicity
 label, built into the real-set cache from a local copy of the source repository). Two groupings
 are reported: the dataset's ethnicity label, and a skin-tone group measured on each face (the
 Individual Typology Angle of the cheeks' CIELAB colour: light > 41 degrees, intermediate 28-41,

@@ -6,7 +6,7 @@ The frames are the Roboflow Universe dataset 'detection-necem' (CC BY 4.0; class
 phone, wallet), committed in the public repository aitkherimed1228/Yolov10_project: one
 person at his webcam, ~205 consecutive captures (``opencv_frame_<n>``), stretched to
 640x640 by the export (here stretched back to 640x480). Read from a local git copy found as
-in :mod:`ml_service.realsets`; nothing is downloaded, and the bench says so when the copy is
+in :mod:`ml_service.samples.realsets`; nothing is downloaded, and the bench says so when the copy is
 missing (exit 1).
 
 Two measures, printed as JSON lines:
@@ -17,7 +17,7 @@ Two measures, printed as JSON lines:
   :func:`per_frame`);
 - per clip: the frames in order, each held ``--hold-s``, encoded as H.264 and analysed by the
   webcam handler; ``phone_visible`` scored against the phone frames' runs
-  (:mod:`ml_service.evaluation`), and its alarms on the wallet and earbud-case parts counted.
+  (:mod:`ml_service.samples.evaluation`), and its alarms on the wallet and earbud-case parts counted.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_service.realsets import find_source, source_roots  # noqa: E402
+from ml_service.samples.realsets import find_source, source_roots  # noqa: E402
 
 REPO = "aitkherimed1228/Yolov10_project"
 COMMIT = "9b895c03691c7cd70d7005fbf48403476f22458f"

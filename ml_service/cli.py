@@ -17,20 +17,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable
 
-from ml_service import __version__, metrics
-from ml_service.config import Settings, load_environ
-from ml_service.errors import ConfigError, HandlerLoadError
-from ml_service.events import EventOutbox
-from ml_service.handlers import Handler, load_handler
-from ml_service.isolation import IsolatedHandler
-from ml_service.journal import Journal
-from ml_service.job import analyse
-from ml_service.logs import configure_logging
-from ml_service.media import MediaFetcher
-from ml_service.media_checks import MediaLimits
-from ml_service.platform import PlatformClient, ServiceIdentity
-from ml_service.worker import Worker, WorkerTiming
-from ml_service.xqueue import XQueueClient
+from ml_service import __version__
+
+from ml_service.core import metrics
+from ml_service.core.config import Settings, load_environ
+from ml_service.core.errors import ConfigError, HandlerLoadError
+from ml_service.core.events import EventOutbox
+from ml_service.core.handlers import Handler, load_handler
+from ml_service.core.isolation import IsolatedHandler
+from ml_service.core.journal import Journal
+from ml_service.core.job import analyse
+from ml_service.core.logs import configure_logging
+from ml_service.core.media import MediaFetcher
+from ml_service.core.media_checks import MediaLimits
+from ml_service.core.platform import PlatformClient, ServiceIdentity
+from ml_service.core.worker import Worker, WorkerTiming
+from ml_service.core.xqueue import XQueueClient
 
 __all__ = ["build_worker", "main"]
 
@@ -44,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         from ml_service.sandbox.cli import main as sandbox_main
         return sandbox_main(argv[1:])
     if argv[:1] == ["demo"] and "--live" in argv:
-        from ml_service.demo_live import main as live_main
+        from ml_service.sandbox.demo_live import main as live_main
         return live_main([a for a in argv[1:] if a != "--live"])
     if argv[:1] == ["demo"]:
-        from ml_service.demo import main as demo_main
+        from ml_service.sandbox.demo import main as demo_main
         return demo_main(argv[1:])
     if argv[:1] == ["analyze"]:
-        from ml_service.analyze import main as analyze_main
+        from ml_service.local.analyze import main as analyze_main
         return analyze_main(argv[1:])
     if argv[:1] == ["new-handler"]:
         from ml_service.scaffold import main as scaffold_main

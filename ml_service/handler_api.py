@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypedDict
 
-from ml_service.errors import MediaError, Retry, SubmissionError
-from ml_service.isolation import die_with_parent
-from ml_service.media_probe import probe, sha256_file
-from ml_service.results import RESULT_SCHEMA_ID, ErrorCode, build_result, error_result, validate_result
+from ml_service.core.errors import MediaError, Retry, SubmissionError
+from ml_service.core.isolation import die_with_parent
+from ml_service.core.media_probe import probe, sha256_file
+from ml_service.core.results import RESULT_SCHEMA_ID, ErrorCode, build_result, error_result, validate_result
 
 __all__ = [
     "HANDLER_API_VERSION",

@@ -6,8 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ml_service.errors import Retry
-from ml_service.results import build_result
+from ml_service.core.errors import Retry
+from ml_service.core.results import build_result
 
 SEEN: list[dict[str, Any]] = []
 CALLS = {"retry": 0}

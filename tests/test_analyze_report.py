@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ml_service import analyze
-from ml_service.demo_media import make_photo, make_video, make_wav
-from ml_service.modality_probe import ModalityError, guess_modality, reference_role
-from ml_service.report import render_report
-from ml_service.report.timeline import LABEL_W, PLOT_W, color_map, timeline_svg
-from ml_service.results import ErrorCode, build_result, error_result, validate_result
+from ml_service.local import analyze
+from ml_service.sandbox.demo_media import make_photo, make_video, make_wav
+from ml_service.local.modality_probe import ModalityError, guess_modality, reference_role
+from ml_service.local.report import render_report
+from ml_service.local.report.timeline import LABEL_W, PLOT_W, color_map, timeline_svg
+from ml_service.core.results import ErrorCode, build_result, error_result, validate_result
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
@@ -60,7 +60,7 @@ def media(tmp_path_factory):
 
 
 def _run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "ml_service.analyze", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "ml_service.local.analyze", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=240, check=False)
 
 

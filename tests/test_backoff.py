@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ml_service.backoff import Backoff, compute_backoff
+from ml_service.core.backoff import Backoff, compute_backoff
 
 
 def low() -> float:

@@ -58,7 +58,7 @@ def make_long(out_dir, minutes, seed=0):
 
 FAKE_HANDLER = '''
 import wave
-from ml_service.results import build_result
+from ml_service.core.results import build_result
 
 def process(submission):
     if submission["options"]["crash"]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml_service.bounded import JSONLimitError, clamp, excerpt, loads
+from ml_service.core.bounded import JSONLimitError, clamp, excerpt, loads
 
 
 def test_excerpt_of_a_long_text_says_how_long_it_was():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_service.config import Secret, Settings, load_environ
-from ml_service.errors import ConfigError
+from ml_service.core.config import Secret, Settings, load_environ
+from ml_service.core.errors import ConfigError
 
 XQ_PASSWORD = "xq-pass-7781"
 CLIENT_SECRET = "client-secret-9f2c"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ml_service import samples
-from ml_service.demo_samples import DEMO_SAMPLES, compare, default_cache
+from ml_service.sandbox.demo_samples import DEMO_SAMPLES, compare, default_cache
 
 
 def _ev(kind, start, end):

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import yaml  # from requirements-ci.txt
 
-from ml_service import config, metrics
+from ml_service.core import config, metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 MODALITIES = ("webcam", "screencast", "audio", "keystrokes", "debug")
 K8S_MODALITIES = ("webcam", "screencast", "audio", "keystrokes")
 K8S_VERSIONS = ("1.29.0", "1.37.0")
-# Proposed by issue 10 with ml_service/metrics.py; known here until config.py's table lists them.
+# Proposed by issue 10 with ml_service/core/metrics.py; known here until config.py's table lists them.
 NEW_VARIABLES = {"ML_METRICS_PORT", "ML_METRICS_ADDR"}
 SECRET_DIR = "/run/secrets/"
 UID = 10001
@@ -51,7 +51,7 @@ def run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 # -- the settings the worker reads ----------------------------------------------------------------
 def table_variables() -> set[str]:
-    """Variables in ml_service/config.py's docstring table (``X (_FILE)`` gives X and X_FILE)."""
+    """Variables in ml_service/core/config.py's docstring table (``X (_FILE)`` gives X and X_FILE)."""
     names = set()
     for line in config.__doc__.splitlines():
         match = re.match(r"([A-Z][A-Z0-9_]+)( \(_FILE\))?\s{2,}\S", line)
@@ -64,7 +64,7 @@ def table_variables() -> set[str]:
 
 def code_variables() -> set[str]:
     """Variables config.py's reader asks for by name (secrets also have _FILE)."""
-    source = (ROOT / "ml_service" / "config.py").read_text()
+    source = (ROOT / "ml_service" / "core" / "config.py").read_text()
     body = source[source.index("def _read_all"):source.index("def _split")]
     names = set(re.findall(r'"((?:ML|XQUEUE|PLATFORM)_[A-Z0-9_]+)"', body))
     return names | {f"{name}_FILE" for name in config.SECRET_VARS}
@@ -163,7 +163,7 @@ def test_worker_stage_is_last_and_complete() -> None:
     assert "bash handlers/${handler_name}/install.sh" in worker
     assert "ML_STATE_DIR=/var/lib/ml-service" in worker and 'VOLUME ["/var/lib/ml-service"]' in worker
     assert "STOPSIGNAL SIGTERM" in worker
-    assert 'HEALTHCHECK' in worker and '"ml_service.metrics", "--check"' in worker
+    assert 'HEALTHCHECK' in worker and '"ml_service.core.metrics", "--check"' in worker
     assert stages["worker"][-2:] == ['ENTRYPOINT ["python", "-m", "ml_service"]', 'CMD ["run"]']
     users = [line for line in stages["worker"] if line.startswith("USER ")]
     assert users == [f"USER {UID}:{UID}"]

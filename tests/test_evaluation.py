@@ -1,10 +1,10 @@
-"""ml_service.evaluation: event matching and per-check metrics on hand-made intervals."""
+"""ml_service.samples.evaluation: event matching and per-check metrics on hand-made intervals."""
 
 from __future__ import annotations
 
 import pytest
 
-from ml_service.evaluation import check_metrics, checks_in, evaluate, interval_iou, match_events, truth_coverage
+from ml_service.samples.evaluation import check_metrics, checks_in, evaluate, interval_iou, match_events, truth_coverage
 from ml_service.samples.truth import Sample
 
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ml_service.errors import TransportError
-from ml_service.events import EventOutbox, MemoryOutboxStore
+from ml_service.core.errors import TransportError
+from ml_service.core.events import EventOutbox, MemoryOutboxStore
 
 
 class Sender:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ml_service.config import Settings
-from ml_service.errors import ConfigError
-from ml_service.flavour import Flavour, ScorePolicy, detect, lease_s
+from ml_service.core.config import Settings
+from ml_service.core.errors import ConfigError
+from ml_service.core.flavour import Flavour, ScorePolicy, detect, lease_s
 OK = {"error_code": 0, "score": 0.69}
 
 

@@ -11,9 +11,9 @@ from typing import Callable
 
 import pytest
 
-from ml_service.errors import HandlerError, HandlerLoadError, Retry
-from ml_service.handlers import load_handler, run_handler, split_dotted
-from ml_service.results import ErrorCode, build_result
+from ml_service.core.errors import HandlerError, HandlerLoadError, Retry
+from ml_service.core.handlers import load_handler, run_handler, split_dotted
+from ml_service.core.results import ErrorCode, build_result
 
 GOOD_HANDLER = """
 def process(submission):
@@ -216,7 +216,7 @@ def test_handler_raising_becomes_handler_raised():
 
 def test_handler_raising_is_logged(caplog):
     handler_error(raises=RuntimeError("kaput"))
-    records = [r for r in caplog.records if r.name == "ml_service.handlers"]
+    records = [r for r in caplog.records if r.name == "ml_service.core.handlers"]
     assert records and records[-1].exc_info is not None
     assert "17" in records[-1].getMessage()
 

@@ -12,9 +12,9 @@ import json
 import httpretty
 import pytest
 
-from ml_service import metrics
-from ml_service.demo_media import make_wav
-from ml_service.hostile_media import make_png_bomb
+from ml_service.core import metrics
+from ml_service.sandbox.demo_media import make_wav
+from ml_service.samples.hostile_media import make_png_bomb
 from tests import sample_handlers
 from tests.test_worker import BODY, answer, fakes, make_worker  # noqa: F401 - fakes is a fixture
 from tests.xqueue_fake import MEDIA, envelope

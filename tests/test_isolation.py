@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from ml_service.errors import HandlerError, HandlerLoadError, Retry
-from ml_service.isolation import IsolatedHandler
-from ml_service.results import ErrorCode
+from ml_service.core.errors import HandlerError, HandlerLoadError, Retry
+from ml_service.core.isolation import IsolatedHandler
+from ml_service.core.results import ErrorCode
 
 JOB = {"submission_id": 1, "recordings": [], "options": {}}
 

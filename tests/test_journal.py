@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from ml_service.journal import Journal
-from ml_service.submission import Pulled
+from ml_service.core.journal import Journal
+from ml_service.core.submission import Pulled
 
 
 class Clock:
@@ -155,7 +155,7 @@ def test_a_delivery_in_flight_at_a_crash_is_never_resent_blindly_but_reused_on_r
 
 
 def test_outbox_is_bounded_and_drops_heartbeats_first(journal, monkeypatch):
-    import ml_service.journal as journal_module
+    import ml_service.core.journal as journal_module
     monkeypatch.setattr(journal_module, "OUTBOX_MAX", 4)
     journal.outbox_add("service_started", {}, 1.0)
     for n in range(3):

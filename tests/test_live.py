@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from ml_service import carry as carry_mod
-from ml_service.alerts import alert_id, assign
-from ml_service.bounded import JSON_MAX_CHARS
-from ml_service.carry import (BODY_CARRIES, CARRY_SCHEMA_ID, MAX_CARRY_BYTES, MAX_CARRY_DEPTH, Carry, SegmentRecord,
+from ml_service.core import carry as carry_mod
+from ml_service.core.alerts import alert_id, assign
+from ml_service.core.bounded import JSON_MAX_CHARS
+from ml_service.core.carry import (BODY_CARRIES, CARRY_SCHEMA_ID, MAX_CARRY_BYTES, MAX_CARRY_DEPTH, Carry, SegmentRecord,
                               read_carries)
-from ml_service.live import LiveJob, SegmentSpec
-from ml_service.live_local import CarryKeeper
-from ml_service.results import ErrorCode, build_result, error_result, validate_result
-from ml_service.submission import Pulled, parse_body
-from ml_service.timeline import gaps, join_across_cuts, violations
+from ml_service.core.live import LiveJob, SegmentSpec
+from ml_service.local.live_local import CarryKeeper
+from ml_service.core.results import ErrorCode, build_result, error_result, validate_result
+from ml_service.core.submission import Pulled, parse_body
+from ml_service.core.timeline import gaps, join_across_cuts, violations
 
 
 def ev(kind: str, start: float, end: float, **details) -> dict:

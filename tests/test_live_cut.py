@@ -1,4 +1,4 @@
-"""Cutting a recording into the segments a live session sends (ml_service.live_cut)."""
+"""Cutting a recording into the segments a live session sends (ml_service.sandbox.live_cut)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from ml_service.live_cut import cut, cut_at_key_frames, plan
-from ml_service.media_probe import probe
+from ml_service.sandbox.live_cut import cut, cut_at_key_frames, plan
+from ml_service.core.media_probe import probe
 
 
 def test_plan_cuts_equal_segments_and_folds_a_sliver_into_the_last():

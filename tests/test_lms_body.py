@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ml_service.errors import SubmissionError
-from ml_service.lms_body import find_description
-from ml_service.submission import Pulled, parse_body
+from ml_service.core.errors import SubmissionError
+from ml_service.core.lms_body import find_description
+from ml_service.core.submission import Pulled, parse_body
 
 DESC = {"session_id": "exam-1", "options": {"x": 1}}
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from ml_service.logs import RedactingFilter, configure_logging
+from ml_service.core.logs import RedactingFilter, configure_logging
 
 SECRET = "cl1ent-s3cret-8d1f"
 PASSWORD = "xq-pa55word-42"
@@ -162,7 +162,7 @@ def test_configure_logging_masks_tracebacks(capsys):
     try:
         raise ConnectionError(f"token endpoint said no to {SECRET}")
     except ConnectionError:
-        logging.getLogger("ml_service.platform").exception("token request failed")
+        logging.getLogger("ml_service.core.platform").exception("token request failed")
     err = capsys.readouterr().err
     assert "ConnectionError: token endpoint said no to ***" in err
     assert SECRET not in err
@@ -171,7 +171,7 @@ def test_configure_logging_masks_tracebacks(capsys):
 @pytest.mark.usefixtures("restore_root_logging")
 def test_configure_logging_json_lines_parse(capsys):
     configure_logging("DEBUG", "json", [SECRET])
-    log = logging.getLogger("ml_service.worker")
+    log = logging.getLogger("ml_service.core.worker")
     log.debug("polling %s", "webcam")
     log.info('quote " and\nnewline with secret %s', SECRET)
     try:
@@ -184,7 +184,7 @@ def test_configure_logging_json_lines_parse(capsys):
     assert len(entries) == 3
     for entry in entries:
         assert {"time", "level", "logger", "message"} <= set(entry)
-        assert entry["logger"] == "ml_service.worker"
+        assert entry["logger"] == "ml_service.core.worker"
     assert [e["level"] for e in entries] == ["DEBUG", "INFO", "ERROR"]
     assert entries[0]["message"] == "polling webcam"
     assert entries[1]["message"] == 'quote " and\nnewline with secret ***'

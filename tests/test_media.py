@@ -9,8 +9,8 @@ import pytest
 import requests
 import urllib3
 
-from ml_service.errors import AuthError, MediaError, TransportError
-from ml_service.media import MediaFetcher, job_dir, safe_name
+from ml_service.core.errors import AuthError, MediaError, TransportError
+from ml_service.core.media import MediaFetcher, job_dir, safe_name
 
 XQ = "http://xqueue.example:18040"
 PLATFORM = "https://platform.example"

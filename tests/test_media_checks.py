@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ml_service.demo_media import make_photo, make_wav
-from ml_service.errors import MediaError
-from ml_service.hostile_media import make_lying_wav, make_png_bomb
-from ml_service.media_checks import MediaLimits, check_media, image_size, wav_duration, with_notes
+from ml_service.sandbox.demo_media import make_photo, make_wav
+from ml_service.core.errors import MediaError
+from ml_service.samples.hostile_media import make_lying_wav, make_png_bomb
+from ml_service.core.media_checks import MediaLimits, check_media, image_size, wav_duration, with_notes
 
 
 def ffmpeg_image(path: Path, size: str = "64x48") -> Path:

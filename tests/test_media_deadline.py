@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ml_service.errors import MediaError
-from ml_service.media import MediaFetcher
+from ml_service.core.errors import MediaError
+from ml_service.core.media import MediaFetcher
 
 
 class _Trickle(BaseHTTPRequestHandler):

@@ -1,4 +1,4 @@
-"""ml_service.media_probe and ml_service.demo_media, on small media made by ffmpeg here."""
+"""ml_service.core.media_probe and ml_service.sandbox.demo_media, on small media made by ffmpeg here."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ml_service import demo_media
-from ml_service.demo_media import DemoMediaError, make_demo_media, make_photo, make_video, make_wav
-from ml_service.media_probe import CHUNK_BYTES, probe, sha256_file
+from ml_service.sandbox import demo_media
+from ml_service.sandbox.demo_media import DemoMediaError, make_demo_media, make_photo, make_video, make_wav
+from ml_service.core.media_probe import CHUNK_BYTES, probe, sha256_file
 
 SECONDS = 3.0
 

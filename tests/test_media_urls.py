@@ -14,9 +14,9 @@ import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_service.errors import MediaError
-from ml_service.media import MediaFetcher
-from ml_service.media_url import connection_origin, parse_media_url
+from ml_service.core.errors import MediaError
+from ml_service.core.media import MediaFetcher
+from ml_service.core.media_url import connection_origin, parse_media_url
 from ml_service.sandbox.canary import Hit, RecordingServer
 
 TOKEN = "platform-jwt-7d1e"

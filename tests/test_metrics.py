@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ml_service import metrics
-from ml_service.metrics import Metrics
+from ml_service.core import metrics
+from ml_service.core.metrics import Metrics
 
 
 class Clock:

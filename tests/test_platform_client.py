@@ -7,8 +7,8 @@ import json
 import httpretty
 import pytest
 
-from ml_service.errors import AuthError, ProtocolError, TransportError
-from ml_service.platform import PlatformClient, ServiceIdentity, jwt_expiry
+from ml_service.core.errors import AuthError, ProtocolError, TransportError
+from ml_service.core.platform import PlatformClient, ServiceIdentity, jwt_expiry
 from tests.xqueue_fake import PLATFORM, FakePlatform, make_jwt
 
 

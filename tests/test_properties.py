@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_service.errors import ProtocolError, SubmissionError
-from ml_service.results import build_result, validate_result, xqueue_reply
-from ml_service.submission import Pulled, decode_pull, parse_body
+from ml_service.core.errors import ProtocolError, SubmissionError
+from ml_service.core.results import build_result, validate_result, xqueue_reply
+from ml_service.core.submission import Pulled, decode_pull, parse_body
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

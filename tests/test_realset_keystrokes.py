@@ -1,4 +1,4 @@
-"""The keystroke real-set builder (ml_service.realsets.keystrokes) on tiny source files made here."""
+"""The keystroke real-set builder (ml_service.samples.realsets.keystrokes) on tiny source files made here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.keystrokes.events import read_log
-from ml_service.realsets import keystrokes as real
+from ml_service.samples.realsets import keystrokes as real
 
 RS, US = "\u001d", "\u001f"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_service import realsets
+from ml_service.samples import realsets
 from ml_service.samples import Sample
 
 
@@ -122,7 +122,7 @@ def test_manifest_problems_are_reported_together(tmp_path):
 def test_every_shipped_manifest_is_valid_and_has_a_builder():
     for name in realsets.set_names():
         parsed = realsets.read_manifest(realsets.manifest_path(name))
-        module = __import__(f"ml_service.realsets.{name}", fromlist=["build"])
+        module = __import__(f"ml_service.samples.realsets.{name}", fromlist=["build"])
         # a set recorded here from Debian programs (screencast: a real X desktop) has no source file
         assert parsed.modality == name and (parsed.files or getattr(module, "RECORDED_HERE", False))
         assert callable(module.build)

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from ml_service.results import (
+from ml_service.core.results import (
     RESULT_SCHEMA_ID,
     ErrorCode,
     build_result,

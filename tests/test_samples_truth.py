@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ml_service import job
+from ml_service.core import job
 from ml_service.samples.truth import TRUTH_SCHEMA, Sample, handler_input, read_truth, write_truth
-from ml_service.submission import Pulled, SessionSpec
+from ml_service.core.submission import Pulled, SessionSpec
 
 
 def _sample(folder: Path) -> Sample:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ml_service.errors import ProtocolError, SubmissionError, UnanswerableError
-from ml_service.submission import Pulled, SessionSpec, decode_pull, parse_body
+from ml_service.core.errors import ProtocolError, SubmissionError, UnanswerableError
+from ml_service.core.submission import Pulled, SessionSpec, decode_pull, parse_body
 
 KEY = "0123456789abcdef0123456789ABCDEF"
 HEADER = {"submission_id": 5, "submission_key": KEY}

@@ -11,9 +11,9 @@ import httpretty
 import pytest
 
 from ml_service.cli import build_worker
-from ml_service.config import Settings
-from ml_service.results import ErrorCode, validate_result
-from ml_service.worker import Worker
+from ml_service.core.config import Settings
+from ml_service.core.results import ErrorCode, validate_result
+from ml_service.core.worker import Worker
 from tests import sample_handlers
 from tests.xqueue_fake import MEDIA, PLATFORM, XQ, FakePlatform, FakeXQueue, envelope
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 import httpretty
 import pytest
 
-from ml_service.errors import AuthError, LeaseLostError, ProtocolError, TransportError
-from ml_service.xqueue import XQueueClient
+from ml_service.core.errors import AuthError, LeaseLostError, ProtocolError, TransportError
+from ml_service.core.xqueue import XQueueClient
 from tests.xqueue_fake import XQ, FakeXQueue, envelope
 
 pytestmark = pytest.mark.usefixtures("net_off")

@@ -20,8 +20,8 @@ fi
 target=${1:-}
 if [ -z "$target" ]; then
     work=$(mktemp -d)
-    "$PY" -c "import sys; from pathlib import Path; from ml_service.demo_media import make_demo_media; make_demo_media(Path(sys.argv[1]), 12)" "$work"
-    "$PY" -m ml_service.analyze "$work/webcam/webcam.mp4" "$work/screencast/screencast.mp4" \
+    "$PY" -c "import sys; from pathlib import Path; from ml_service.sandbox.demo_media import make_demo_media; make_demo_media(Path(sys.argv[1]), 12)" "$work"
+    "$PY" -m ml_service.local.analyze "$work/webcam/webcam.mp4" "$work/screencast/screencast.mp4" \
         "$work/audio/microphone.wav" --session-id demo --out "$work/out" || true
     target=$work/out/report.html
 fi

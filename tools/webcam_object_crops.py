@@ -6,7 +6,7 @@ Each cut-out is a small JPEG: a rectangle of a real photograph (a COCO image und
 Creative Commons Attribution licence, or a frame of a CC BY 4.0 webcam dataset); the sample
 generator feathers its edges. The phones and wallets held in a hand also get a mask
 (``<name>_mask.png``: the hand and the object, without the wall behind them). Sources are read from local git copies (see
-ml_service/realsets: ``<folder>/<owner>+<name>/repo``); ``objects.json`` records, per
+ml_service/samples/realsets: ``<folder>/<owner>+<name>/repo``); ``objects.json`` records, per
 cut-out, the source repository, commit, path, sha256, region, licence and attribution.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_service.realsets import find_source, source_roots  # noqa: E402
+from ml_service.samples.realsets import find_source, source_roots  # noqa: E402
 
 OUT = ROOT / "ml_service" / "samples" / "data" / "webcam_objects"
 COCO = ("Obmutescence/COCO-MINI", "644f29e7c1d2eefd9c4412d39bc5b0ee6fd0afd4")

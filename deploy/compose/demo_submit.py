@@ -1,7 +1,7 @@
 """The compose demo's one-shot submitter (docker-compose.yml, service ``demo_submitter``).
 
 Waits for the sandbox's platform stand-in, makes sample recordings with ffmpeg
-(:func:`ml_service.demo_media.make_demo_media`), submits one session per queue through
+(:func:`ml_service.sandbox.demo_media.make_demo_media`), submits one session per queue through
 ``POST /api/sessions``, then polls ``GET /api/results`` until every session is answered and
 prints a table. Exit status: 0 when every session got a result with ``error_code`` 0, 1 when
 one failed or the time ran out, 2 when the sandbox never answered.
@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from ml_service.demo_media import make_demo_media
+from ml_service.sandbox.demo_media import make_demo_media
 
 
 def main(argv: list[str]) -> int:

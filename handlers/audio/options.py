@@ -2,7 +2,7 @@
 
 Every option has a default (the table in README.md, and :data:`DEFAULTS`); keys that are not
 audio options are ignored, since one ``options`` object may serve several modalities. A bad
-value raises :class:`ml_service.errors.SubmissionError` naming every bad key at once.
+value raises :class:`ml_service.handler_api.SubmissionError` naming every bad key at once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``process``: probe every recording and reference file of a submission, report no violations.
 
 The result's ``media`` is ``{"duration_s": longest readable recording or None, "files": [...]}``
-where each file is ``{"role", "name"}`` plus what :func:`ml_service.media_probe.probe`
+where each file is ``{"role", "name"}`` plus what :func:`ml_service.handler_api.probe`
 reports (size, sha256, readability, container, duration, streams). Unreadable media is
 listed with ``readable: False`` and a reason; it does not fail the analysis.
 """

@@ -32,7 +32,7 @@ have a confidence above :data:`FLIGHTS_ONLY_MAX_CONFIDENCE` (the proctor should 
 uncertain), and ``details.timing`` says so.
 
 The defaults were chosen on half of the people of the real development set
-(``ml_service/realsets/keystrokes.py``); the other half is the held-out check (handler README).
+(``ml_service/samples/realsets/keystrokes.py``); the other half is the held-out check (handler README).
 """
 
 from __future__ import annotations

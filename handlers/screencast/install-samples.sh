@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages for recording the screencast real set and the desktop tests (not for the worker
-# image): a real X desktop to record (ml_service/realsets/screencast_desktop.py).
+# image): a real X desktop to record (ml_service/samples/realsets/screencast_desktop.py).
 #   xvfb                the X server without a screen       openbox     the window manager
 #   x11-xserver-utils   xsetroot (wallpaper)                x11-utils   xprop (is the WM up?)
 #   xdotool, wmctrl     driving windows and keys            dbus, dunst, libnotify-bin  toasts

@@ -2,7 +2,7 @@
 
 Every field can be overridden by ``submission["options"]`` under the same name. Unknown keys
 are ignored (other modalities share the options object); a value of the wrong type is a
-:class:`~ml_service.errors.SubmissionError` naming the key.
+:class:`~ml_service.handler_api.SubmissionError` naming the key.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ of the package's private ``_*.py`` helpers). ``only=`` names a subset (the demo'
 a generator whose ``generate`` takes ``only`` makes just those, byte for byte as in the whole
 set; any other generator makes the whole set, which is then filtered. ``python -m
 ml_service.samples`` is the CLI.
+
+Beside the generators: ``realsets/`` (real recordings from public sources, built into a local
+cache from a manifest), ``evaluation`` (scoring a handler's violations against truth) and
+``hostile_media`` (malformed and oversized media for the hostile-input tests and bench).
+May import: ``ml_service.core`` and the sandbox's small media makers; the core never imports it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ __all__ = [
 ]
 
 STAMP_NAME = "samples.stamp.json"
-_NOT_MODALITIES = {"truth"}
+_NOT_MODALITIES = {"truth", "evaluation", "hostile_media", "realsets"}  # the harness, not generators
 
 
 def add_search_path(folder: Path) -> None:

@@ -7,7 +7,7 @@ as ``<folder>/<name>.truth.json`` and reads them back. Paths in a truth file are
 to the folder holding it, so a data folder can be moved or shared as a whole.
 
 :func:`handler_input` builds exactly the dict the worker gives ``process()`` (see
-``docs/contracts.md`` §2 and :func:`ml_service.job.handler_input`).
+``docs/contracts.md`` §2 and :func:`ml_service.core.job.handler_input`).
 
 Truth file format (``ml-service/truth/1``)::
 

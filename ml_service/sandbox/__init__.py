@@ -15,6 +15,14 @@ loses nothing::
     state.py         what both apps share; db.py the SQLite schema
     server.py        :class:`Sandbox`, running both apps in threads; cli.py the command
 
+and the demo, which runs the whole system against it: ``demo.py`` (``python -m ml_service
+demo``), ``demo_samples.py`` and ``demo_media.py`` (what it submits), ``demo_table.py`` (what it
+prints), ``demo_live.py``, ``live_cut.py`` and ``live_platform.py`` (``demo --live``: a recording
+played in as a live session's segments).
+
+May import: ``ml_service.core``, ``ml_service.samples`` (the demo's labelled recordings) and
+``ml_service.local`` (a live session played through a handler). The core never imports it.
+
 Use::
 
     with Sandbox(SandboxConfig(state_dir=tmp, xqueue_port=0, platform_port=0)) as sb:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ml_service.errors import ConfigError
+from ml_service.core.errors import ConfigError
 from ml_service.sandbox.config import SandboxConfig, load_config_file
 from ml_service.sandbox.platform_store import PlatformStore
 from ml_service.sandbox.server import Sandbox

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from ml_service.errors import ConfigError
+from ml_service.core.errors import ConfigError
 
 __all__ = ["DEFAULT_QUEUES", "SandboxConfig", "load_config_file"]
 

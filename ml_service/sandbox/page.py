@@ -17,9 +17,9 @@ from typing import Any, Mapping, Sequence
 
 from jinja2 import Environment
 
-from ml_service.report import report_html
+from ml_service.local.report import report_html
 from ml_service.sandbox.live_view import live_sessions
-from ml_service.results import validate_result
+from ml_service.core.results import validate_result
 
 __all__ = ["REFRESH_S", "render_status_page", "result_row", "stored_report"]
 

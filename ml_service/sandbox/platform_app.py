@@ -24,8 +24,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import NotFound
 
-from ml_service.errors import SubmissionError
-from ml_service.lms_body import find_description
+from ml_service.core.errors import SubmissionError
+from ml_service.core.lms_body import find_description
 from ml_service.sandbox.events import EventError, parse_event
 from ml_service.sandbox.page import REFRESH_S, render_status_page, stored_report
 from ml_service.sandbox.queue_store import Refused

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Callable
 
-from ml_service.errors import ConfigError
+from ml_service.core.errors import ConfigError
 from ml_service.sandbox.activity import ACTIVITY_EVENTS, empty_activity, service_activity
 from ml_service.sandbox.db import Database
 from ml_service.sandbox.events import Event

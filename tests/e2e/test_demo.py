@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_service.demo_samples import DEMO_SAMPLES
+from ml_service.sandbox.demo_samples import DEMO_SAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = re.compile(r"([a-z_]+) (\d+)/(\d+)")

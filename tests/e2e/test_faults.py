@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ml_service.cli import build_worker
-from ml_service.config import Settings
+from ml_service.core.config import Settings
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.faults import FaultPlan
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ml_service import metrics
+from ml_service.core import metrics
 from ml_service.cli import build_worker
-from ml_service.config import Settings
-from ml_service.demo_media import make_wav
-from ml_service.demo_samples import DEMO_SAMPLES
+from ml_service.core.config import Settings
+from ml_service.sandbox.demo_media import make_wav
+from ml_service.sandbox.demo_samples import DEMO_SAMPLES
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.faults import FaultPlan
 

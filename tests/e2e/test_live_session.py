@@ -1,6 +1,6 @@
 """A live session end to end: segments across two workers, one out of order, one duplicated.
 
-The platform side is :class:`ml_service.live_platform.LiveSession` against the sandbox over real
+The platform side is :class:`ml_service.sandbox.live_platform.LiveSession` against the sandbox over real
 sockets; each worker is a real :func:`ml_service.cli.build_worker` with its own state (no shared
 store), made to pull the segments it is meant to get (``run_once``). The merged result must
 equal one pass over the whole recording (same events, edges within 1 s), and every violation
@@ -17,13 +17,13 @@ import pytest
 import requests
 
 from ml_service.cli import build_worker
-from ml_service.config import Settings
-from ml_service.demo_samples import default_cache, make_demo_samples
-from ml_service.live_cut import cut, plan
-from ml_service.live_local import differences
-from ml_service.live_platform import LiveSession
+from ml_service.core.config import Settings
+from ml_service.sandbox.demo_samples import default_cache, make_demo_samples
+from ml_service.sandbox.live_cut import cut, plan
+from ml_service.local.live_local import differences
+from ml_service.sandbox.live_platform import LiveSession
 from ml_service.sandbox import Sandbox, SandboxConfig
-from ml_service.worker import Worker
+from ml_service.core.worker import Worker
 
 XQ_PASSWORD = "xq-live-password-9"
 CLIENTS = {"live-a": "live-secret-a-123456", "live-b": "live-secret-b-654321"}

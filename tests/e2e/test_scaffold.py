@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_service.results import validate_result
+from ml_service.core.results import validate_result
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.samples.truth import TRUTH_SUFFIX, read_truth
 from ml_service.scaffold import write_handler

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ml_service.cli import build_worker
-from ml_service.config import Settings
-from ml_service.errors import AuthError
-from ml_service.platform import PlatformClient, ServiceIdentity
-from ml_service.results import validate_result
+from ml_service.core.config import Settings
+from ml_service.core.errors import AuthError
+from ml_service.core.platform import PlatformClient, ServiceIdentity
+from ml_service.core.results import validate_result
 from ml_service.sandbox import Sandbox, SandboxConfig
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,9 +20,9 @@ import pytest
 from handlers.audio import audio, embedding
 from handlers.audio.decode import SAMPLE_RATE, Unreadable, decode
 from handlers.audio.options import DEFAULTS, Options
-from ml_service.errors import SubmissionError
-from ml_service.evaluation import interval_iou, match_events
-from ml_service.results import ErrorCode, validate_result
+from ml_service.core.errors import SubmissionError
+from ml_service.samples.evaluation import interval_iou, match_events
+from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples.audio import TEXTS, Clip, enrolment, write_audio
 
 MODELS = Path(audio.__file__).parent / "models"

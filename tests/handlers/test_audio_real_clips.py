@@ -1,6 +1,6 @@
 """The audio handler's new decisions on committed real speech (tests/data/audio, LibriSpeech CC-BY-4.0).
 
-Real voices through the documented microphone chains (ml_service/realsets/audio_chain.py):
+Real voices through the documented microphone chains (ml_service/samples/realsets/audio_chain.py):
 the same reader enrolled on a headset and heard on a phone or a browser is not accused; a second
 real reader is found; noise-suppressed pauses between real words are not a dead microphone,
 while zeros, a DC offset and the hiss of an unplugged input are.
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from handlers.audio import audio, silence
-from ml_service.evaluation import interval_iou, match_events
-from ml_service.realsets import audio_chain
-from ml_service.realsets.audio_scene import Scene
-from ml_service.results import validate_result
+from ml_service.samples.evaluation import interval_iou, match_events
+from ml_service.samples.realsets import audio_chain
+from ml_service.samples.realsets.audio_scene import Scene
+from ml_service.core.results import validate_result
 from ml_service.samples.audio import write_audio
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "audio"

@@ -18,9 +18,9 @@ import pytest
 from handlers.audio import analysis, audio, vad
 from handlers.audio.decode import decode
 from handlers.audio.options import Options
-from ml_service.evaluation import interval_iou, match_events
-from ml_service.realsets.audio_meetings import turns_in
-from ml_service.results import validate_result
+from ml_service.samples.evaluation import interval_iou, match_events
+from ml_service.samples.realsets.audio_meetings import turns_in
+from ml_service.core.results import validate_result
 from ml_service.samples.audio import Clip
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "audio"

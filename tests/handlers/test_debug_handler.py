@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from handlers.debug import debug
-from ml_service.demo_media import make_demo_media, make_photo
-from ml_service.errors import SubmissionError
-from ml_service.results import ErrorCode, validate_result
+from ml_service.sandbox.demo_media import make_demo_media, make_photo
+from ml_service.core.errors import SubmissionError
+from ml_service.core.results import ErrorCode, validate_result
 
 SECONDS = 3.0
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from handlers.keystrokes import keystrokes
-from ml_service import evaluation
-from ml_service.results import ErrorCode, validate_result
+from ml_service.samples import evaluation
+from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples import handler_input
 from ml_service.samples import keystrokes as sim
 

@@ -1,7 +1,7 @@
 """Each analyser given a session in segments (with the carry) finds what one pass finds.
 
-Labelled demo samples are cut into six segments each (``ml_service.live_cut``) and played
-through the handler with :func:`ml_service.live_local.run_segments`, in order, and with one
+Labelled demo samples are cut into six segments each (``ml_service.sandbox.live_cut``) and played
+through the handler with :func:`ml_service.local.live_local.run_segments`, in order, and with one
 segment out of order; the last answer's merged result must equal one pass over the recording
 (same events, edges within 1 s). The webcam is covered end to end in tests/e2e/test_live_session.py.
 """
@@ -12,10 +12,10 @@ import importlib
 
 import pytest
 
-from ml_service.demo_samples import default_cache, make_demo_samples
-from ml_service.handlers import run_handler
-from ml_service.live_cut import cut, plan
-from ml_service.live_local import differences, run_segments
+from ml_service.sandbox.demo_samples import default_cache, make_demo_samples
+from ml_service.core.handlers import run_handler
+from ml_service.sandbox.live_cut import cut, plan
+from ml_service.local.live_local import differences, run_segments
 from ml_service.samples import handler_input
 
 CASES = [

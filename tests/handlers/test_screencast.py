@@ -19,8 +19,8 @@ import pytest
 from handlers.screencast import screencast
 from handlers.screencast.changes import content_box
 from handlers.screencast.matching import DEFAULT_DENY_LIST, Matcher
-from ml_service.evaluation import interval_iou, match_events
-from ml_service.results import ErrorCode, validate_result
+from ml_service.samples.evaluation import interval_iou, match_events
+from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples.screencast import make_clip
 
 CLIPS = {

@@ -1,6 +1,6 @@
 """handlers.screencast on a real X desktop recorded here, in CI too (never skipped).
 
-One ~35 s session is recorded with :func:`ml_service.realsets.screencast.record_scene` (Xvfb,
+One ~35 s session is recorded with :func:`ml_service.samples.realsets.screencast.record_scene` (Xvfb,
 openbox, Chromium with the Russian exam page maximised, dunst; ffmpeg x11grab): the exam, a
 non-maximised messenger window ("Мессенджер ВКонтакте") raised over it for 5 s, the exam again,
 a harmless notification toast, the exam page scrolled down and back. The truth and each step's
@@ -18,10 +18,10 @@ import pytest
 
 from handlers.screencast import screencast
 from handlers.screencast.matching import Matcher
-from ml_service.evaluation import interval_iou
-from ml_service.realsets.screencast_desktop import missing_programs
-from ml_service.realsets.screencast import Recording, record_scene
-from ml_service.results import validate_result
+from ml_service.samples.evaluation import interval_iou
+from ml_service.samples.realsets.screencast_desktop import missing_programs
+from ml_service.samples.realsets.screencast import Recording, record_scene
+from ml_service.core.results import validate_result
 
 W, H = 1280, 720
 WINDOW = (0.3, 0.25, 0.45, 0.5)  # x, y, w, h as shares of the screen: not maximised, 22 % of it

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from handlers.webcam import webcam
-from ml_service.evaluation import interval_iou
-from ml_service.results import ErrorCode, validate_result
+from ml_service.samples.evaluation import interval_iou
+from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples import webcam as clips
 
 # name: (seconds, candidate, events); events as in ml_service.samples.webcam

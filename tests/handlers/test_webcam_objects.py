@@ -21,7 +21,7 @@ from handlers.webcam import webcam
 from handlers.webcam.detector import MODEL_PATH, Detection, ObjectDetector
 from handlers.webcam.objects import PHONE_CONFIDENCE, ObjectSample, ObjectScan, object_checks
 from handlers.webcam.options import Options
-from ml_service.report.evidence import _evidence_frame, frame_data_uri
+from ml_service.local.report.evidence import _evidence_frame, frame_data_uri
 from ml_service.samples import _webcam_objects as objects
 from ml_service.samples import webcam as clips
 

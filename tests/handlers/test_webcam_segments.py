@@ -19,10 +19,10 @@ from handlers.webcam.analyse import Obs, Observations
 from handlers.webcam.decode import frames, video_info
 from handlers.webcam.options import Options
 from handlers.webcam.webcam import process
-from ml_service.evaluation import interval_iou
-from ml_service.errors import HandlerLoadError
-from ml_service.isolation import IsolatedHandler, ProcessTree
-from ml_service.results import validate_result
+from ml_service.samples.evaluation import interval_iou
+from ml_service.core.errors import HandlerLoadError
+from ml_service.core.isolation import IsolatedHandler, ProcessTree
+from ml_service.core.results import validate_result
 from ml_service.samples import webcam as clips
 
 ROOT = Path(__file__).resolve().parents[2]

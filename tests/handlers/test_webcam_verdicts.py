@@ -25,9 +25,9 @@ from handlers.webcam.options import Options
 from handlers.webcam.person import PERSON_SHARE, PersonSegmenter
 from handlers.webcam.scanner import Confirmer
 from handlers.webcam.small_faces import FaceBox
-from ml_service import realsets
-from ml_service.report.evidence import frame_data_uri
-from ml_service.report.timeline import CHAR_W, timeline_svg
+from ml_service.samples import realsets
+from ml_service.local.report.evidence import frame_data_uri
+from ml_service.local.report.timeline import CHAR_W, timeline_svg
 
 OPTS = Options()
 

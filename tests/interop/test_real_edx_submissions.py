@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from ml_service.demo_media import make_wav, silent_gap
+from ml_service.sandbox.demo_media import make_wav, silent_gap
 from tests.interop.conftest import final_events, run_worker, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.timeout(240)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml_service.results import build_result
+from ml_service.core.results import build_result
 
 EVIL = '<script>alert("x")</script>'
 CAM = {"name": "cam-1", "queue": "webcam", "version": "1", "host": "n1"}

@@ -134,7 +134,7 @@ def test_serve_runs_until_sigterm_and_logs_no_secret(tmp_path):
     ({"clients": {"c": ""}}, "clients"),
 ])
 def test_config_reports_bad_settings(tmp_path, overrides, problem):
-    from ml_service.errors import ConfigError
+    from ml_service.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         SandboxConfig(state_dir=tmp_path, **overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from ml_service.results import build_result
+from ml_service.core.results import build_result
 
 EVIL = '<script>alert("x")</script>'
 
