@@ -47,3 +47,14 @@ def test_each_package_imports_only_what_its_docstring_allows():
 
 def test_the_handler_api_is_built_from_the_core_only():
     assert _imports(REPO / "ml_service" / "handler_api.py") == {"core"}
+
+
+def test_the_demo_media_makers_import_without_the_sandbox_server():
+    """The compose demo's submitter runs in a worker image, which has no Flask (.ci/docker-smoke.sh)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import ml_service.sandbox.demo_media; "
+            "assert 'werkzeug' not in sys.modules and 'flask' not in sys.modules, sorted(sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr

@@ -32,7 +32,22 @@ Use::
 
 from __future__ import annotations
 
-from ml_service.sandbox.config import SandboxConfig
-from ml_service.sandbox.server import Sandbox
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ml_service.sandbox.config import SandboxConfig
+    from ml_service.sandbox.server import Sandbox
 
 __all__ = ["Sandbox", "SandboxConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Sandbox`` and ``SandboxConfig`` are imported on first use, so the demo's media makers
+    (``demo_media``) import without Flask: the compose demo's submitter runs in a worker image."""
+    if name == "Sandbox":
+        from ml_service.sandbox.server import Sandbox
+        return Sandbox
+    if name == "SandboxConfig":
+        from ml_service.sandbox.config import SandboxConfig
+        return SandboxConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
