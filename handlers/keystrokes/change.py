@@ -46,7 +46,7 @@ import numpy as np
 from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
-from handlers.keystrokes.session_test import Verdict, decide, suffixes
+from handlers.keystrokes.session_test import Scored, Verdict, decide, scored, suffixes
 
 __all__ = ["FLIGHTS_ONLY_MAX_CONFIDENCE", "LOCATE_DRIFT", "MIN_DWELL_SHARE", "R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS",
            "Evidence", "evidence", "residuals", "typist_change"]
@@ -157,11 +157,27 @@ def _located(score: np.ndarray, first: int, peak: int, drift: float) -> int:
 def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
                   exclude: np.ndarray | None = None) -> list[dict[str, Any]]:
     """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
-    another check explains (automation)."""
+    another check explains (automation). Against an enrolment, a log without releases is weighed
+    by the whole-stretch test alone (its sequential evidence is too weak: on the tune half it only
+    added false alarms); otherwise the whole-stretch test runs where the sequential one found nothing."""
     parts = residuals(tm, profile, opts, start, exclude)
     ev = _merged(parts, opts)
     checked = np.arange(len(tm.t)) >= start
     with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
+    enrolled = profile.source == "enrolment"
+    found = _sequential(tm, ev, profile, opts, with_dwells) if with_dwells or not enrolled else []
+    if not found and enrolled:
+        stretch = _two_sample(tm, profile, start, exclude, with_dwells)
+        verdict = decide([suffixes(part, len(tm.t)) for part in stretch], opts.typist_session_effect,
+                         opts.typist_session_significance, with_dwells)
+        if verdict is not None:
+            scored_at = np.unique(np.concatenate([part.index for part in stretch]))
+            found.append(_session_violation(tm, ev, profile, verdict, scored_at, with_dwells))
+    return found
+
+
+def _sequential(tm: Timing, ev: Evidence, profile: Profile, opts: Options, with_dwells: bool) -> list[dict[str, Any]]:
+    """The CUSUM's changes: excursions past the threshold, located, joined and filtered."""
     threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}
@@ -175,18 +191,23 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
             peak = max(p for a, p in peaks.items() if span[2] <= a <= span[3])
             test = {"test": "sequential", "evidence": round(peak, 1), "threshold": threshold}
             found.append(_violation(tm, ev, profile, span, test, ramp((peak - threshold) / threshold), with_dwells))
-    if not found and profile.source == "enrolment" and len(ev.index):
-        stretches = [suffixes(*part, len(tm.t)) for part in parts[: 2 if with_dwells else 1]]
-        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance, with_dwells)
-        if verdict is not None:
-            found.append(_session_violation(tm, ev, profile, verdict, with_dwells))
     return found
 
 
-def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict,
+def _two_sample(tm: Timing, profile: Profile, start: int, exclude: np.ndarray | None, with_dwells: bool) -> list[Scored]:
+    """The whole-stretch test's residuals of keystrokes ``[start, n)``: flights (and dwells)."""
+    keep = np.arange(len(tm.t)) >= start
+    if exclude is not None:
+        keep &= ~exclude
+    features = [(tm.flight, tm.pair, profile.flights), (tm.dwell, tm.key, profile.dwells)]
+    return [scored(np.where(keep, values, np.nan), ids, table) for values, ids, table in features[: 2 if with_dwells else 1]]
+
+
+def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict, scored_at: np.ndarray,
                        with_dwells: bool) -> dict[str, Any]:
-    a = int(ev.index[np.searchsorted(ev.index, verdict.first)])
-    b = int(ev.index[-1])
+    """The flagged stretch, from its first scored keystroke to the last one of the session."""
+    a = int(scored_at[min(np.searchsorted(scored_at, verdict.first), len(scored_at) - 1)])
+    b = int(scored_at[-1])
     test = {"test": "session", "effect": round(verdict.effect, 3), "effect_threshold": verdict.threshold,
             "significance": round(verdict.significance, 1)}
     confidence = ramp((verdict.effect - verdict.threshold) / verdict.threshold)
