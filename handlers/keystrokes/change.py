@@ -25,6 +25,9 @@
 4. **Whole session.** Against an enrolment, when the sequential test finds nothing, the
    session-level test (:mod:`handlers.keystrokes.session_test`) weighs the whole session at once:
    a typist close to the candidate is still told apart over thousands of timings.
+5. **Logs without releases, against an enrolment**, skip 1-4: a two-sample test of every
+   stretch to the end (:mod:`handlers.keystrokes.stretch_test`) weighs them (on the tune half the
+   CUSUM on flights alone found a third of the changes and added false alarms).
 
 Logs without key releases (flights only; fewer than :data:`MIN_DWELL_SHARE` of the keystrokes with
 a known hold, e.g. only a held key's repeats) carry less evidence per keystroke: their reports never
@@ -43,10 +46,11 @@ from typing import Any
 
 import numpy as np
 
+from handlers.keystrokes import stretch_test
 from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
-from handlers.keystrokes.session_test import Scored, Verdict, decide, scored, suffixes
+from handlers.keystrokes.session_test import Verdict, decide, suffixes
 
 __all__ = ["FLIGHTS_ONLY_MAX_CONFIDENCE", "LOCATE_DRIFT", "MIN_DWELL_SHARE", "R_CAP", "SESSION_START_FACTOR", "TEMPO_ITEMS",
            "Evidence", "evidence", "residuals", "typist_change"]
@@ -158,21 +162,20 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
                   exclude: np.ndarray | None = None) -> list[dict[str, Any]]:
     """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
     another check explains (automation). Against an enrolment, a log without releases is weighed
-    by the whole-stretch test alone (its sequential evidence is too weak: on the tune half it only
-    added false alarms); otherwise the whole-stretch test runs where the sequential one found nothing."""
+    by :mod:`handlers.keystrokes.stretch_test` alone; otherwise the whole-session test runs where
+    the sequential one found nothing."""
     parts = residuals(tm, profile, opts, start, exclude)
     ev = _merged(parts, opts)
     checked = np.arange(len(tm.t)) >= start
     with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
-    enrolled = profile.source == "enrolment"
-    found = _sequential(tm, ev, profile, opts, with_dwells) if with_dwells or not enrolled else []
-    if not found and enrolled:
-        stretch = _two_sample(tm, profile, start, exclude, with_dwells)
-        verdict = decide([suffixes(part, len(tm.t)) for part in stretch], opts.typist_session_effect,
-                         opts.typist_session_significance, with_dwells)
+    if profile.source == "enrolment" and not with_dwells:
+        return _flights_stretch(tm, ev, profile, opts, start, exclude)
+    found = _sequential(tm, ev, profile, opts, with_dwells)
+    if not found and profile.source == "enrolment" and len(ev.index):
+        stretches = [suffixes(*part, len(tm.t)) for part in parts]
+        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance, with_dwells)
         if verdict is not None:
-            scored_at = np.unique(np.concatenate([part.index for part in stretch]))
-            found.append(_session_violation(tm, ev, profile, verdict, scored_at, with_dwells))
+            found.append(_session_violation(tm, ev, profile, verdict, ev.index, with_dwells))
     return found
 
 
@@ -194,13 +197,18 @@ def _sequential(tm: Timing, ev: Evidence, profile: Profile, opts: Options, with_
     return found
 
 
-def _two_sample(tm: Timing, profile: Profile, start: int, exclude: np.ndarray | None, with_dwells: bool) -> list[Scored]:
-    """The whole-stretch test's residuals of keystrokes ``[start, n)``: flights (and dwells)."""
+def _flights_stretch(tm: Timing, ev: Evidence, profile: Profile, opts: Options, start: int,
+                     exclude: np.ndarray | None) -> list[dict[str, Any]]:
+    """The whole-stretch test of a log without releases (flights only) against an enrolment."""
     keep = np.arange(len(tm.t)) >= start
     if exclude is not None:
         keep &= ~exclude
-    features = [(tm.flight, tm.pair, profile.flights), (tm.dwell, tm.key, profile.dwells)]
-    return [scored(np.where(keep, values, np.nan), ids, table) for values, ids, table in features[: 2 if with_dwells else 1]]
+    part = stretch_test.scored(np.where(keep, tm.flight, np.nan), tm.pair, profile.flights)
+    verdict = stretch_test.decide(stretch_test.suffixes(part, len(tm.t)), opts.typist_flights_effect,
+                                  opts.typist_flights_significance)
+    if verdict is None:
+        return []
+    return [_session_violation(tm, ev, profile, verdict, part.index, with_dwells=False)]
 
 
 def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict, scored_at: np.ndarray,

@@ -43,8 +43,10 @@ class Options:
     typist_tempo_tolerance: float = 0.10
     typist_min_s: float = 10.0
     typist_merge_s: float = 30.0
-    typist_session_effect: float = 0.4
-    typist_session_significance: float = 4.0
+    typist_session_effect: float = 0.8
+    typist_session_significance: float = 10.0
+    typist_flights_effect: float = 0.06
+    typist_flights_significance: float = 4.0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | None) -> Options:

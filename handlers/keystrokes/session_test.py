@@ -1,30 +1,25 @@
-"""``typist_change``, whole-stretch part: is a stretch of the session, up to its end, typed by
-someone other than the enrolled candidate, and from when?
+"""``typist_change``, whole-session part: is the session typed by someone other than the enrolled
+candidate, and from when?
 
 The sequential test (:mod:`handlers.keystrokes.change`) needs every timing to carry more evidence
 than its allowance, so a typist whose rhythm differs only a little from the candidate's is never
-found, however long they type. This test weighs a whole stretch at once, as a two-sample test of
-each key pair's (key's) mean log time in the stretch against the enrolment's:
+found, however long they type. This test looks at a whole stretch at once. For the keystrokes
+from ``k`` to the end and for each key pair (key) seen there, ``S`` is the sum of the calibrated
+residuals of its ``m`` timings (:func:`handlers.keystrokes.change.residuals`); per feature (flights,
+dwells), ``X = sum(S^2 / m - 1)``:
 
-- **Residuals** (:func:`scored`): ``r = (log time - enrolment mean) / spread``, the spread being
-  the pair's own in the enrolment, shrunk to the typist's pooled spread (:data:`SPREAD_PRIOR`):
-  some pairs are steady, some are not. ``r`` is capped at +-:data:`R_CAP`.
-- **Per pair**, over the stretch from keystroke ``k`` to the end: ``S`` = the sum of its ``m``
-  residuals and ``z^2 = S^2 / (m (1 + m / n))``, ``n`` the pair's count in the enrolment: the
-  enrolment's mean is itself uncertain, so a pair typed often in the session but seen twice at
-  enrolment is not taken for a change. ``z^2`` is about 1 for the candidate. The overall tempo is
-  not taken off: over a whole stretch it is evidence (on the tune half, taking off even +-10 %
-  of it lost detections at the same false alarms).
-- Per feature (flights, dwells) ``X = sum(z^2 - 1)``; the *effect* ``X / timings`` (summed over
-  the features) does not grow with the length, the *significance* ``X / sqrt(2 pairs)`` does
-  (about a standard normal value for the candidate).
+- the *effect*, ``X / timings`` summed over the features, estimates how far the pairs' mean times
+  sit from the candidate's, in the candidate's own spreads squared (about 0 for the candidate,
+  0.1-0.3 for the candidate on another day, 0.5-3 for someone else): it does not grow with the
+  session's length, so a long session of the candidate is not taken for an impostor;
+- the *significance*, ``X / sqrt(2 pairs)`` (flights and dwells together), is about a standard
+  normal value for the candidate typing as enrolled, and grows with the length for someone else.
 
-A stretch is flagged when both pass their thresholds (``typist_session_effect``, times
-:data:`FLIGHTS_ONLY_FACTOR` for logs without key releases; ``typist_session_significance``) for
-some start among those every :data:`STEP_KEYS` keystrokes (with at least :data:`MIN_TIMINGS`
-timings); the change is put at the flagged start of largest significance, where the typing
-stops looking like the candidate's. The constants and thresholds were chosen on the tune half of the
-real set (handler README).
+The session is flagged when, from its first checked keystroke, both pass their thresholds
+(``typist_session_effect``, halved for logs without key releases, whose effect has no dwell part;
+``typist_session_significance``). The change is put where the significance of the stretch to the
+end is largest (over starts every :data:`STEP_KEYS` keystrokes), i.e. where the typing stops
+looking like the candidate's. The thresholds were set on the tune half of the real set.
 """
 
 from __future__ import annotations
@@ -33,27 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handlers.keystrokes.rhythm import Table
-
-__all__ = ["FLIGHTS_ONLY_FACTOR", "MAX_STARTS", "MIN_TIMINGS", "R_CAP", "SPREAD_PRIOR", "STEP_KEYS", "Scored",
-           "Suffixes", "Verdict", "decide", "scored", "suffixes"]
+__all__ = ["FLIGHTS_ONLY_FACTOR", "MAX_STARTS", "MIN_TIMINGS", "STEP_KEYS", "Suffixes", "Verdict",
+           "decide", "suffixes"]
 
 STEP_KEYS = 25
 MAX_STARTS = 400  # at most this many candidate starts (a longer log takes a wider step)
-MIN_TIMINGS = 50  # scored timings needed for a verdict on a stretch
-FLIGHTS_ONLY_FACTOR = 0.15  # the effect threshold of a log without releases (flights only)
-SPREAD_PRIOR = 2.0  # a pair's own spread counts as if the pooled one had been seen this often too
-R_CAP = 2.0
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One feature's scored timings: keystroke index, residual, pair (key) id, enrolment count."""
-
-    index: np.ndarray
-    r: np.ndarray
-    ids: np.ndarray
-    count: np.ndarray
+MIN_TIMINGS = 50  # scored timings needed for a session verdict
+FLIGHTS_ONLY_FACTOR = 0.5  # the effect threshold of a log without releases (flights only)
 
 
 @dataclass(frozen=True)
@@ -68,7 +49,7 @@ class Suffixes:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A flagged stretch: from which keystroke, with what effect and significance."""
+    """A flagged session: from which keystroke, with what effect and significance."""
 
     first: int
     effect: float
@@ -76,51 +57,34 @@ class Verdict:
     threshold: float
 
 
-def scored(values: np.ndarray, ids: np.ndarray, table: Table) -> Scored:
-    """The residuals of the timings (NaN: not scored) whose pair (key) the enrolment saw."""
-    empty = np.array([], dtype=np.int64)
-    if not len(table.ids) or not table.usable:
-        return Scored(empty, np.array([]), empty, np.array([]))
-    at = np.minimum(np.searchsorted(table.ids, ids), len(table.ids) - 1)
-    index = np.flatnonzero((table.ids[at] == ids) & ~np.isnan(values))
-    at = at[index]
-    r = (values[index] - table.mean[at]) / table.own_spread(at, SPREAD_PRIOR)
-    return Scored(index, np.clip(r, -R_CAP, R_CAP), ids[index], table.count[at].astype(float))
-
-
-def suffixes(part: Scored, n_keys: int) -> Suffixes:
+def suffixes(index: np.ndarray, r: np.ndarray, ids: np.ndarray, n_keys: int) -> Suffixes:
     """The statistics of every stretch from a candidate start to the end, for one feature."""
     step = max(STEP_KEYS, -(-n_keys // MAX_STARTS))
     start = np.arange(0, max(n_keys, 1), step)
-    if not len(part.r):
+    if not len(r):
         zero = np.zeros(len(start))
         return Suffixes(start, zero, zero, zero)
-    uniq, col = np.unique(part.ids, return_inverse=True)
-    cell = (part.index // step) * len(uniq) + col
+    uniq, col = np.unique(ids, return_inverse=True)
+    cell = (index // step) * len(uniq) + col
     shape = (len(start), len(uniq))
-
-    def to_end(weights: np.ndarray) -> np.ndarray:
-        per_step = np.bincount(cell, weights, minlength=shape[0] * shape[1]).reshape(shape)
-        return per_step[::-1].cumsum(axis=0)[::-1]
-
-    s, m = to_end(part.r), to_end(np.ones(len(part.r)))
-    enrolled = np.zeros(len(uniq))
-    enrolled[col] = part.count
+    s = np.bincount(cell, r, minlength=shape[0] * shape[1]).reshape(shape)[::-1].cumsum(axis=0)[::-1]
+    m = np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape)[::-1].cumsum(axis=0)[::-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        z2 = np.where(m > 0, s * s / (m * (1.0 + m / enrolled)), 1.0)
-    return Suffixes(start, (z2 - 1.0).sum(axis=1), m.sum(axis=1), (m > 0).sum(axis=1).astype(float))
+        x = np.where(m > 0, s * s / np.maximum(m, 1) - 1.0, 0.0).sum(axis=1)
+    return Suffixes(start, x, m.sum(axis=1).astype(float), (m > 0).sum(axis=1).astype(float))
 
 
 def decide(parts: list[Suffixes], effect_threshold: float, significance_threshold: float,
            with_dwells: bool) -> Verdict | None:
-    """The verdict from the flights' (and dwells') suffix statistics, or ``None``."""
+    """The session verdict from the flights' (and dwells') suffix statistics, or ``None``."""
     timings = sum(p.timings for p in parts)
+    if not len(timings) or timings[0] < MIN_TIMINGS:
+        return None
     x, pairs = sum(p.x for p in parts), sum(p.pairs for p in parts)
     significance = x / np.sqrt(2.0 * np.maximum(pairs, 1.0))
-    effect = sum(p.x / np.maximum(p.timings, 1.0) for p in parts)
+    effect = sum(p.x[0] / max(p.timings[0], 1.0) for p in parts)
     threshold = effect_threshold * (1.0 if with_dwells else FLIGHTS_ONLY_FACTOR)
-    flagged = (timings >= MIN_TIMINGS) & (effect >= threshold) & (significance >= significance_threshold)
-    if not flagged.any():
+    if effect < threshold or significance[0] < significance_threshold:
         return None
-    best = int(np.argmax(np.where(flagged, significance, -np.inf)))
-    return Verdict(int(parts[0].start[best]), float(effect[best]), float(significance[best]), threshold)
+    best = int(np.argmax(np.where(timings >= MIN_TIMINGS, significance, -np.inf)))
+    return Verdict(int(parts[0].start[best]), float(effect), float(significance[0]), threshold)

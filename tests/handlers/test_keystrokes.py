@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from handlers.keystrokes import keystrokes
-from handlers.keystrokes.options import Options
 from ml_service.samples import evaluation
 from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples import handler_input
@@ -111,9 +110,9 @@ def test_typist_thresholds_come_from_the_options(tmp_path: Path) -> None:
     session = _of(_run(logs, typist_evidence=peak * 1.01), "typist_change")
     assert [v["details"]["test"] for v in session] == ["session"]
     effect = session[0]["details"]["effect"]
-    assert effect >= session[0]["details"]["effect_threshold"] == Options().typist_session_effect
-    # ... until its own thresholds are raised past what any stretch measures
-    assert _of(_run(logs, typist_evidence=peak * 1.01, typist_session_effect=1e6), "typist_change") == []
+    assert effect >= session[0]["details"]["effect_threshold"] == 0.8
+    # ... until its own thresholds are raised past what it measured
+    assert _of(_run(logs, typist_evidence=peak * 1.01, typist_session_effect=effect * 1.01), "typist_change") == []
     assert _of(_run(logs, typist_evidence=peak * 1.01, typist_session_significance=1e6), "typist_change") == []
 
 

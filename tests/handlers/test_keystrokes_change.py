@@ -86,7 +86,7 @@ def test_change_reported_near_the_switch(tmp_path: Path, flights_only: bool) -> 
     assert found[0]["end_s"] > truth[0]["end_s"] - 20.0
     details = found[0]["details"]
     if flights_only:  # against an enrolment, a log without releases is weighed as a whole stretch
-        assert details["test"] == "session" and details["significance"] >= Options().typist_session_significance
+        assert details["test"] == "session" and details["significance"] >= Options().typist_flights_significance
     else:
         assert details["evidence"] >= details["threshold"] and 0.5 <= found[0]["confidence"] <= 1.0
 
