@@ -173,7 +173,7 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
     found = _sequential(tm, ev, profile, opts, with_dwells)
     if not found and profile.source == "enrolment" and len(ev.index):
         stretches = [suffixes(*part, len(tm.t)) for part in parts]
-        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance, with_dwells)
+        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance)
         if verdict is not None:
             found.append(_session_violation(tm, ev, profile, verdict, ev.index, with_dwells))
     return found
