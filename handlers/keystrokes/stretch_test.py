@@ -23,7 +23,9 @@ A stretch is flagged when both pass their thresholds (``typist_flights_effect``,
 ``typist_flights_significance``) for some start among those every :data:`STEP_KEYS` keystrokes
 (with at least :data:`MIN_TIMINGS` timings); the change is put at the flagged start of largest
 significance, where the typing stops looking like the candidate's. The thresholds were chosen on
-the tune half of the real set (handler README). Logs with releases keep the whole-session test of
+whole sessions of the tune half of the real set (handler README), so a log (or live segment)
+with fewer than :data:`MIN_FLIGHTS` scored flights is left to the sequential test (on real 60-s
+segments this test flagged a clean one). Logs with releases keep the whole-session test of
 :mod:`handlers.keystrokes.session_test`: there this test gained one or two sessions on the tune
 half and lost impostors (aalto) or added false alarms (villani) on the held half.
 """
@@ -37,10 +39,11 @@ import numpy as np
 from handlers.keystrokes.rhythm import Table
 from handlers.keystrokes.session_test import MAX_STARTS, MIN_TIMINGS, STEP_KEYS, Suffixes, Verdict
 
-__all__ = ["R_CAP", "SPREAD_PRIOR", "Scored", "decide", "scored", "suffixes"]
+__all__ = ["MIN_FLIGHTS", "R_CAP", "SPREAD_PRIOR", "Scored", "decide", "scored", "suffixes"]
 
 SPREAD_PRIOR = 2.0  # a pair's own spread counts as if the pooled one had been seen this often too
 R_CAP = 2.0
+MIN_FLIGHTS = 400  # fewer scored flights (a live session's 60-s segment): the sequential test weighs the log
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handlers.keystrokes import change
+from handlers.keystrokes import change, stretch_test
 from handlers.keystrokes.events import read_log
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import build_profile, timing
@@ -167,3 +167,14 @@ def test_a_close_typist_without_releases_is_found_near_the_switch(tmp_path: Path
     assert found[0]["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE
     same, enrol0, _ = _logs(tmp_path, [("type", 0, 600.0)], 600.0, seed=seed, flights_only=True, enrol_s=300.0)
     assert change.typist_change(same, build_profile(enrol0, "enrolment"), Options()) == []
+
+
+def test_a_short_log_without_releases_is_weighed_sequentially(tmp_path: Path) -> None:
+    """Under stretch_test.MIN_FLIGHTS scored flights (a live session's 60-s segment, say) the stretch
+    test has no footing: on real 60-s segments it flagged a clean one. The CUSUM weighs them."""
+    tm, enrol, truth = _logs(tmp_path, [("type", 0, 30.0), ("type", 1, 90.0)], 90.0, flights_only=True)
+    profile = build_profile(enrol, "enrolment")
+    assert len(change.residuals(tm, profile, Options())[0][0]) < stretch_test.MIN_FLIGHTS
+    found = change.typist_change(tm, profile, Options())
+    assert found and {v["details"]["test"] for v in found} == {"sequential"}
+    assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 10.0
