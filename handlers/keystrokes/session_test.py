@@ -17,9 +17,10 @@ dwells), ``X = sum(S^2 / m - 1)``:
   normal value for the candidate typing as enrolled, and grows with the length for someone else.
 
 The session is flagged when, from its first checked keystroke, both pass their thresholds
-(``typist_session_effect``, ``typist_session_significance``). The change is put where the significance of the stretch to the
-end is largest (over starts every :data:`STEP_KEYS` keystrokes), i.e. where the typing stops
-looking like the candidate's. The thresholds were set on the tune half of the real set.
+(``typist_session_effect``, ``typist_session_significance``). The change is put where the
+significance of the stretch to the end is largest (over starts every :data:`STEP_KEYS`
+keystrokes), i.e. where the typing stops looking like the candidate's. The thresholds were set
+on the tune half of the real set.
 """
 
 from __future__ import annotations
