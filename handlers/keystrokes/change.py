@@ -25,6 +25,10 @@
 4. **Whole session.** Against an enrolment, when the sequential test finds nothing, the
    session-level test (:mod:`handlers.keystrokes.session_test`) weighs the whole session at once:
    a typist close to the candidate is still told apart over thousands of timings.
+5. **Logs without releases, against an enrolment**, with at least ``stretch_test.MIN_FLIGHTS``
+   scored flights, skip 1-4: a two-sample test of every stretch to the end
+   (:mod:`handlers.keystrokes.stretch_test`) weighs them (on the tune half the CUSUM on flights
+   alone found a third of the changes and added false alarms).
 
 Logs without key releases (flights only; fewer than :data:`MIN_DWELL_SHARE` of the keystrokes with
 a known hold, e.g. only a held key's repeats) carry less evidence per keystroke: their reports never
@@ -43,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from handlers.keystrokes import stretch_test
 from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
@@ -157,11 +162,26 @@ def _located(score: np.ndarray, first: int, peak: int, drift: float) -> int:
 def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
                   exclude: np.ndarray | None = None) -> list[dict[str, Any]]:
     """``typist_change`` violations among keystrokes ``[start, n)``; ``exclude`` masks keystrokes
-    another check explains (automation)."""
+    another check explains (automation). Against an enrolment, a log without releases is weighed
+    by :mod:`handlers.keystrokes.stretch_test` alone; otherwise the whole-session test runs where
+    the sequential one found nothing."""
     parts = residuals(tm, profile, opts, start, exclude)
     ev = _merged(parts, opts)
     checked = np.arange(len(tm.t)) >= start
     with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
+    if profile.source == "enrolment" and not with_dwells and len(parts[0][0]) >= stretch_test.MIN_FLIGHTS:
+        return _flights_stretch(tm, ev, profile, opts, start, exclude)
+    found = _sequential(tm, ev, profile, opts, with_dwells)
+    if not found and profile.source == "enrolment" and len(ev.index):
+        stretches = [suffixes(*part, len(tm.t)) for part in parts]
+        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance)
+        if verdict is not None:
+            found.append(_session_violation(tm, ev, profile, verdict, ev.index, with_dwells))
+    return found
+
+
+def _sequential(tm: Timing, ev: Evidence, profile: Profile, opts: Options, with_dwells: bool) -> list[dict[str, Any]]:
+    """The CUSUM's changes: excursions past the threshold, located, joined and filtered."""
     threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}
@@ -175,18 +195,28 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
             peak = max(p for a, p in peaks.items() if span[2] <= a <= span[3])
             test = {"test": "sequential", "evidence": round(peak, 1), "threshold": threshold}
             found.append(_violation(tm, ev, profile, span, test, ramp((peak - threshold) / threshold), with_dwells))
-    if not found and profile.source == "enrolment" and len(ev.index):
-        stretches = [suffixes(*part, len(tm.t)) for part in parts[: 2 if with_dwells else 1]]
-        verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance, with_dwells)
-        if verdict is not None:
-            found.append(_session_violation(tm, ev, profile, verdict, with_dwells))
     return found
 
 
-def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict,
+def _flights_stretch(tm: Timing, ev: Evidence, profile: Profile, opts: Options, start: int,
+                     exclude: np.ndarray | None) -> list[dict[str, Any]]:
+    """The whole-stretch test of a log without releases (flights only) against an enrolment."""
+    keep = np.arange(len(tm.t)) >= start
+    if exclude is not None:
+        keep &= ~exclude
+    part = stretch_test.scored(np.where(keep, tm.flight, np.nan), tm.pair, profile.flights)
+    verdict = stretch_test.decide(stretch_test.suffixes(part, len(tm.t)), opts.typist_flights_effect,
+                                  opts.typist_flights_significance)
+    if verdict is None:
+        return []
+    return [_session_violation(tm, ev, profile, verdict, part.index, with_dwells=False)]
+
+
+def _session_violation(tm: Timing, ev: Evidence, profile: Profile, verdict: Verdict, scored_at: np.ndarray,
                        with_dwells: bool) -> dict[str, Any]:
-    a = int(ev.index[np.searchsorted(ev.index, verdict.first)])
-    b = int(ev.index[-1])
+    """The flagged stretch, from its first scored keystroke to the last one of the session."""
+    a = int(scored_at[min(np.searchsorted(scored_at, verdict.first), len(scored_at) - 1)])
+    b = int(scored_at[-1])
     test = {"test": "session", "effect": round(verdict.effect, 3), "effect_threshold": verdict.threshold,
             "significance": round(verdict.significance, 1)}
     confidence = ramp((verdict.effect - verdict.threshold) / verdict.threshold)

@@ -45,6 +45,8 @@ class Options:
     typist_merge_s: float = 30.0
     typist_session_effect: float = 0.8
     typist_session_significance: float = 10.0
+    typist_flights_effect: float = 0.06
+    typist_flights_significance: float = 4.0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | None) -> Options:

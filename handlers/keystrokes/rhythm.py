@@ -53,16 +53,24 @@ def timing(log: KeyLog, n_keys: int) -> Timing:
 
 @dataclass(frozen=True)
 class Table:
-    """Per pair (or key) id: the mean log time and its count; the pooled spread."""
+    """Per pair (or key) id: the mean log time, its count and sum of squared deviations; the
+    pooled spread."""
 
     ids: np.ndarray  # sorted pair (or key) ids
     mean: np.ndarray  # mean log time per id
     count: np.ndarray
     spread: float  # pooled within-id standard deviation of the log time (NaN: not enough data)
+    sq: np.ndarray  # per id: sum of squared deviations from its mean
 
     @property
     def usable(self) -> bool:
         return not np.isnan(self.spread)
+
+    def own_spread(self, at: np.ndarray, prior: float) -> np.ndarray:
+        """The spread of the ids at positions ``at``: their own, shrunk to the pooled one as if
+        it had been seen ``prior`` more times (a pair seen once has the pooled spread)."""
+        pooled = self.spread * self.spread
+        return np.sqrt((self.sq[at] + prior * pooled) / (self.count[at] - 1 + prior))
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,10 @@ def _table(values: np.ndarray, ids: np.ndarray) -> Table:
     values, ids = values[ok], ids[ok]
     uniq, inverse, count = np.unique(ids, return_inverse=True, return_counts=True)
     mean = np.bincount(inverse, weights=values, minlength=len(uniq)) / np.maximum(count, 1)
+    sq = np.bincount(inverse, weights=(values - mean[inverse]) ** 2, minlength=len(uniq))
     dof = int((count - 1).sum())
-    spread = float(np.sqrt(((values - mean[inverse]) ** 2).sum() / dof)) if dof >= 10 else float("nan")
-    return Table(uniq, mean, count, max(spread, _MIN_SPREAD) if dof >= 10 else spread)
+    spread = float(np.sqrt(sq.sum() / dof)) if dof >= 10 else float("nan")
+    return Table(uniq, mean, count, max(spread, _MIN_SPREAD) if dof >= 10 else spread, sq)
 
 
 def build_profile(tm: Timing, source: str, stop: int | None = None,

@@ -1,5 +1,6 @@
-"""``typist_change``, whole-session part: is the session typed by someone other than the enrolled
-candidate, and from when?
+"""``typist_change``, whole-session part for logs with key releases: is the session typed by
+someone other than the enrolled candidate, and from when? (Logs without releases are weighed by
+:mod:`handlers.keystrokes.stretch_test` instead.)
 
 The sequential test (:mod:`handlers.keystrokes.change`) needs every timing to carry more evidence
 than its allowance, so a typist whose rhythm differs only a little from the candidate's is never
@@ -16,10 +17,10 @@ dwells), ``X = sum(S^2 / m - 1)``:
   normal value for the candidate typing as enrolled, and grows with the length for someone else.
 
 The session is flagged when, from its first checked keystroke, both pass their thresholds
-(``typist_session_effect``, halved for logs without key releases, whose effect has no dwell part;
-``typist_session_significance``). The change is put where the significance of the stretch to the
-end is largest (over starts every :data:`STEP_KEYS` keystrokes), i.e. where the typing stops
-looking like the candidate's. The thresholds were set on the tune half of the real set.
+(``typist_session_effect``, ``typist_session_significance``). The change is put where the
+significance of the stretch to the end is largest (over starts every :data:`STEP_KEYS`
+keystrokes), i.e. where the typing stops looking like the candidate's. The thresholds were set
+on the tune half of the real set.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FLIGHTS_ONLY_FACTOR", "MAX_STARTS", "MIN_TIMINGS", "STEP_KEYS", "Suffixes", "Verdict",
+__all__ = ["MAX_STARTS", "MIN_TIMINGS", "STEP_KEYS", "Suffixes", "Verdict",
            "decide", "suffixes"]
 
 STEP_KEYS = 25
 MAX_STARTS = 400  # at most this many candidate starts (a longer log takes a wider step)
 MIN_TIMINGS = 50  # scored timings needed for a session verdict
-FLIGHTS_ONLY_FACTOR = 0.5  # the effect threshold of a log without releases (flights only)
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,15 @@ def suffixes(index: np.ndarray, r: np.ndarray, ids: np.ndarray, n_keys: int) -> 
     return Suffixes(start, x, m.sum(axis=1).astype(float), (m > 0).sum(axis=1).astype(float))
 
 
-def decide(parts: list[Suffixes], effect_threshold: float, significance_threshold: float,
-           with_dwells: bool) -> Verdict | None:
-    """The session verdict from the flights' (and dwells') suffix statistics, or ``None``."""
+def decide(parts: list[Suffixes], effect_threshold: float, significance_threshold: float) -> Verdict | None:
+    """The session verdict from the flights' and dwells' suffix statistics, or ``None``."""
     timings = sum(p.timings for p in parts)
     if not len(timings) or timings[0] < MIN_TIMINGS:
         return None
     x, pairs = sum(p.x for p in parts), sum(p.pairs for p in parts)
     significance = x / np.sqrt(2.0 * np.maximum(pairs, 1.0))
     effect = sum(p.x[0] / max(p.timings[0], 1.0) for p in parts)
-    threshold = effect_threshold * (1.0 if with_dwells else FLIGHTS_ONLY_FACTOR)
-    if effect < threshold or significance[0] < significance_threshold:
+    if effect < effect_threshold or significance[0] < significance_threshold:
         return None
     best = int(np.argmax(np.where(timings >= MIN_TIMINGS, significance, -np.inf)))
-    return Verdict(int(parts[0].start[best]), float(effect), float(significance[0]), threshold)
+    return Verdict(int(parts[0].start[best]), float(effect), float(significance[0]), effect_threshold)

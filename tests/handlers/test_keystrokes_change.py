@@ -9,21 +9,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handlers.keystrokes import change
+from handlers.keystrokes import change, stretch_test
 from handlers.keystrokes.events import read_log
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import build_profile, timing
 from ml_service.samples import keystrokes as sim
 
 
+class _Close(sim.Typist):
+    """Someone typing like the candidate (same tempo and pairs) but for small pair offsets of
+    their own (log SD ``amount``, about half the candidate's spread)."""
+
+    def __init__(self, ident: int, candidate: sim.Typist, amount: float) -> None:
+        super().__init__(ident)
+        self.candidate, self.amount = candidate, amount
+        self.tempo, self.spread = candidate.tempo, candidate.spread
+
+    def flight_mu(self, a: str, b: str) -> float:
+        return self.candidate.flight_mu(a, b) + self.amount * sim._normal("close", self.ident, a, b)
+
+
 def _logs(tmp: Path, plan: sim.Plan, seconds: float, seed: int = 11, factor: float = 1.0,
-          flights_only: bool = False) -> tuple:
-    """Session and enrolment timings of simulated typists 0 (the candidate) and 1."""
-    typists = {0: sim.Typist(60 + seed), 1: sim.Typist(61 + seed)}
+          flights_only: bool = False, close: float | None = None, enrol_s: float = 150.0) -> tuple:
+    """Session and enrolment timings of simulated typists 0 (the candidate) and 1 (a
+    :class:`_Close` one when ``close`` is given)."""
+    other = sim.Typist(61 + seed) if close is None else _Close(61 + seed, sim.Typist(60 + seed), close)
+    typists = {0: sim.Typist(60 + seed), 1: other}
     truth = sim.make_session(tmp / "s.json", plan, seed=seed, duration_s=seconds, typists=typists)
     enrolled = sim.Typist(60 + seed)
     enrolled.tempo += np.log(factor)
-    sim.make_session(tmp / "e.json", [("type", 0, 150.0)], seed=seed + 1, duration_s=150.0, typists={0: enrolled})
+    sim.make_session(tmp / "e.json", [("type", 0, enrol_s)], seed=seed + 1, duration_s=enrol_s, typists={0: enrolled})
     if flights_only:  # a platform that logs no release: each up at its press
         for name in ("s.json", "e.json"):
             doc = json.loads((tmp / name).read_text())
@@ -70,7 +85,10 @@ def test_change_reported_near_the_switch(tmp_path: Path, flights_only: bool) -> 
     assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 10.0
     assert found[0]["end_s"] > truth[0]["end_s"] - 20.0
     details = found[0]["details"]
-    assert details["evidence"] >= details["threshold"] and 0.5 <= found[0]["confidence"] <= 1.0
+    if flights_only:  # against an enrolment, a log without releases is weighed as a whole stretch
+        assert details["test"] == "session" and details["significance"] >= Options().typist_flights_significance
+    else:
+        assert details["evidence"] >= details["threshold"] and 0.5 <= found[0]["confidence"] <= 1.0
 
 
 def test_confidence_grows_with_the_evidence(tmp_path: Path) -> None:
@@ -134,3 +152,29 @@ def test_a_log_with_few_releases_counts_as_flights_only(tmp_path: Path) -> None:
     found = change.typist_change(dataclasses.replace(tm, dwell=few), build_profile(enrol, "enrolment"), Options())
     assert found and all(v["details"]["timing"].startswith("flights only") for v in found)
     assert all(v["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE for v in found)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_close_typist_without_releases_is_found_near_the_switch(tmp_path: Path, seed: int) -> None:
+    """Same tempo, pair offsets half the candidate's spread, no key releases: each keystroke carries
+    too little evidence for the sequential test (the detector before issue 25's second round
+    missed all three), but the stretch from the switch to the end differs from the enrolment."""
+    plan = [("type", 0, 120.0), ("type", 1, 600.0)]
+    tm, enrol, truth = _logs(tmp_path, plan, 600.0, seed=seed, flights_only=True, close=0.15, enrol_s=300.0)
+    found = change.typist_change(tm, build_profile(enrol, "enrolment"), Options())
+    assert len(found) == 1 and found[0]["details"]["test"] == "session"
+    assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 15.0
+    assert found[0]["confidence"] <= change.FLIGHTS_ONLY_MAX_CONFIDENCE
+    same, enrol0, _ = _logs(tmp_path, [("type", 0, 600.0)], 600.0, seed=seed, flights_only=True, enrol_s=300.0)
+    assert change.typist_change(same, build_profile(enrol0, "enrolment"), Options()) == []
+
+
+def test_a_short_log_without_releases_is_weighed_sequentially(tmp_path: Path) -> None:
+    """Under stretch_test.MIN_FLIGHTS scored flights (a live session's 60-s segment, say) the stretch
+    test has no footing: on real 60-s segments it flagged a clean one. The CUSUM weighs them."""
+    tm, enrol, truth = _logs(tmp_path, [("type", 0, 30.0), ("type", 1, 90.0)], 90.0, flights_only=True)
+    profile = build_profile(enrol, "enrolment")
+    assert len(change.residuals(tm, profile, Options())[0][0]) < stretch_test.MIN_FLIGHTS
+    found = change.typist_change(tm, profile, Options())
+    assert found and {v["details"]["test"] for v in found} == {"sequential"}
+    assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 10.0

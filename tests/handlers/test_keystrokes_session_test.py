@@ -41,14 +41,11 @@ def _parts(shift_from: int, shift: float, n: int = 2000, seed: int = 1) -> st.Su
 
 
 def test_the_candidate_is_not_flagged_and_another_typist_is_from_the_switch() -> None:
-    assert st.decide([_parts(10**9, 0.0)], 0.8, 10.0, with_dwells=True) is None
-    verdict = st.decide([_parts(1000, 2.0)], 0.8, 10.0, with_dwells=True)  # whole-session effect about 1
+    assert st.decide([_parts(10**9, 0.0)], 0.8, 10.0) is None
+    verdict = st.decide([_parts(1000, 2.0)], 0.8, 10.0)  # whole-session effect about 1
     assert verdict is not None and abs(verdict.first - 1000) <= 2 * st.STEP_KEYS
     assert verdict.effect >= verdict.threshold == 0.8 and verdict.significance >= 10.0
 
 
-def test_flights_only_halves_the_effect_threshold_and_short_logs_get_no_verdict() -> None:
-    weak = [_parts(0, 0.75)]  # effect about 0.56: under 0.8, over 0.8 * FLIGHTS_ONLY_FACTOR
-    assert st.decide(weak, 0.8, 10.0, with_dwells=True) is None
-    assert st.decide(weak, 0.8, 10.0, with_dwells=False).threshold == 0.8 * st.FLIGHTS_ONLY_FACTOR
-    assert st.decide([_parts(0, 3.0, n=st.MIN_TIMINGS - 1)], 0.8, 10.0, with_dwells=True) is None
+def test_short_logs_get_no_verdict() -> None:
+    assert st.decide([_parts(0, 3.0, n=st.MIN_TIMINGS - 1)], 0.8, 10.0) is None
