@@ -143,8 +143,8 @@ def _majority(labels: list) -> str:
 
 def _confidence(kind: str, direction: str) -> float:
     """A lost face and the eyes alone are weaker evidence than a turned head. Eyes down are the
-    weakest: on real footage people reading a prompt below the camera look the same (19 reports
-    in 0.45 clean real hours, README "Real footage"), as a candidate reading the exam would."""
+    weakest, even held for ``gaze_down_min_s``: a candidate reading the exam on a screen below the
+    camera looks the same (README "Real footage")."""
     if kind == "gaze_away":
         return 0.4 if direction == "down" else 0.5
     return 0.5 if direction == "away" else 0.7
