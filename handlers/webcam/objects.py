@@ -159,7 +159,9 @@ def object_checks(samples: list[ObjectSample], end_s: float, opts: Options,
     out: list[dict[str, Any]] = []
     for kind in CHECKS:
         series = [(s.t, labels[kind] is not None) for s, labels in labelled]
-        found = merge(spans(series, end_s), opts.merge_gap_s, opts.object_min_s)
+        # one missed scan between two sightings is not the object leaving (a monitor behind the
+        # person scores just under the threshold now and then): gaps up to a change-scan period join
+        found = merge(spans(series, end_s), max(opts.merge_gap_s, opts.object_change_scan_s), opts.object_min_s)
         if kind == "person_in_background":
             found = [p for span in found for p in _outside(span, faces) if p[1] - p[0] >= opts.object_min_s]
         for span in found:

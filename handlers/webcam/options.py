@@ -38,6 +38,7 @@ class Options:
     head_turned_min_s: float = 2.0
     gaze_threshold: float = 0.2
     gaze_away_min_s: float = 2.0
+    gaze_down_min_s: float = 5.0         # eyes down (keyboard, screen below the camera) count only this long
     # mouth
     talking_window_s: float = 1.6
     talking_mouth_std: float = 0.008     # std of the inner-lip gap / face height over the window ...

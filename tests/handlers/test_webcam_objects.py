@@ -110,6 +110,16 @@ def test_held_phone_interval_details_carry_box_and_frame_time():
     assert v["details"]["detections"] == 3 and v["confidence"] == PHONE_CONFIDENCE  # phones: a cue
 
 
+def test_a_monitor_missed_by_one_scan_is_still_one_object():
+    # scout samples every 0.5 s; the monitor behind the person scores under the threshold at 9.5-11 s
+    times = [t / 2 for t in range(28)]
+    seen = lambda t: [] if 9.5 <= t <= 11 else [_det("tv", 0.6, (0, 150, 150, 300))]  # noqa: E731
+    (v,) = object_checks(_samples(times, seen), 14, OPTS)
+    assert v["type"] == "second_screen_visible" and v["start_s"] == 0 and v["end_s"] == 14
+    gone = lambda t: [] if 6 <= t <= 12 else [_det("tv", 0.6, (0, 150, 150, 300))]  # noqa: E731
+    assert len(object_checks(_samples(times, gone), 14, OPTS)) == 2  # away for 6 s: two sightings
+
+
 @pytest.mark.parametrize("image", ["wallet", "phone"])
 def test_a_wallet_held_up_reads_as_a_phone_so_a_phone_is_only_a_cue(detector, landmarker, image):
     """The detector's known limit, on real webcam frames of the same person: a wallet held up

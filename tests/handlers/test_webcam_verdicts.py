@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -32,8 +33,8 @@ from ml_service.local.report.timeline import CHAR_W, timeline_svg
 OPTS = Options()
 
 
-def _face(gaze_h: float = 0.0, smile: float = 0.0, yaw: float = 0.0) -> FaceObs:
-    return FaceObs((200.0, 100.0, 360.0, 300.0), yaw, 0.0, gaze_h, 0.0, 0.02, smile, 0.0,
+def _face(gaze_h: float = 0.0, smile: float = 0.0, yaw: float = 0.0, gaze_v: float = 0.0) -> FaceObs:
+    return FaceObs((200.0, 100.0, 360.0, 300.0), yaw, 0.0, gaze_h, gaze_v, 0.02, smile, 0.0,
                    ((330.0, 170.0), (300.0, 170.0), (230.0, 170.0), (260.0, 170.0), (280.0, 220.0)))
 
 
@@ -83,6 +84,28 @@ def test_gaze_is_judged_against_the_persons_own_spread():
     data = _data(away, 30.0)
     found = pose(data, OPTS, People(data, OPTS))
     assert _types(found) == ["gaze_away"] and found[0]["details"]["direction"] == "left"
+
+
+def test_glances_joined_by_the_merge_gap_are_no_gaze_away_a_held_look_is():
+    # every third sample looks left (a glance, a blink's eye-blendshape dip): the merge gap joins
+    # them into one 5-s span, but most of its samples look ahead
+    def looks(pattern: Callable[[int], bool]) -> list[dict]:
+        data = _data([Obs(t / 2, False, False, [_face(gaze_h=0.9 if pattern(t) else 0.0)]) for t in range(60)], 30.0)
+        return pose(data, OPTS, People(data, OPTS))
+
+    assert looks(lambda t: 20 <= t < 30 and t % 3 == 0) == []
+    held = looks(lambda t: 20 <= t < 30 and t != 25)  # 5 s, one sample back: still one look
+    assert _types(held) == ["gaze_away"] and 9.5 <= held[0]["start_s"] <= 10.0 and 14.75 <= held[0]["end_s"] <= 15.25
+
+
+@pytest.mark.parametrize(("seconds", "reported"), [(3.0, False), (OPTS.gaze_down_min_s + 1.0, True)])
+def test_eyes_down_count_only_when_held_longer_than_a_reading_glance(seconds, reported):
+    n = int(seconds * 2)
+    data = _data([Obs(t / 2, False, False, [_face(gaze_v=-0.8 if 20 <= t < 20 + n else 0.0)]) for t in range(80)], 40.0)
+    found = pose(data, OPTS, People(data, OPTS))
+    assert _types(found) == (["gaze_away"] if reported else [])
+    if reported:
+        assert found[0]["details"]["direction"] == "down" and found[0]["confidence"] <= 0.5
 
 
 def test_a_passing_smile_is_no_cue_a_sustained_unusual_one_is():

@@ -2,10 +2,11 @@
 
 Sources (``webcam.manifest.json``): StyleTalk's sample videos (public talks and interviews),
 LIA's VoxCeleb driving clips, MEAD clips from SPECTRE and EAMM, GRID corpus sentences (LipNet's
-evaluation samples, 11 speakers, and 380 sentences of speaker s1 as committed in TVR28/LipNet),
-and V-Express's short cases. A *session* is one person's clips played one after the other
-(cuts between takes of the same person, no one else): GRID s1's 3 s sentences make four
-sessions of about 4.75 minutes, the way a webcam exam is one person for a long time.
+evaluation samples, 11 speakers, and the first 475 of the 1,000 sentences of speaker s1 as
+committed in TVR28/LipNet), and V-Express's short cases. A *session* is one person's clips played
+one after the other (cuts between takes of the same person, no one else): GRID s1's 3 s
+sentences make five sessions of about 4.75 minutes, the way a webcam exam is one person for a
+long time.
 """
 
 from __future__ import annotations
