@@ -47,6 +47,7 @@ __all__ = ["MODALITY", "generate", "long_truth", "make_clip", "make_long", "refe
 
 MODALITY = "webcam"
 W, H, FPS = 640, 480, 15
+FACE_PX = 170  # the seated candidate's face width in the labelled set and the long recordings
 _PEOPLE = ("astronaut", "astronaut2", "lfw0", "lfw26")
 _TRUTH = {"away": "face_absent", "swap": "identity_change", "switch": "identity_change", "second": "multiple_faces", "yaw": "head_turned",
           "pitch": "head_turned", "gaze": "gaze_away", "talk": "talking", "smile": "expression_cues",
@@ -274,8 +275,8 @@ def _room(seed: int) -> np.ndarray:
 class _Clip:
     """Renders frames of one scripted clip."""
 
-    def __init__(self, out_dir: Path, who: str, events: list[tuple], seed: int) -> None:
-        self.events, self.seed = events, seed
+    def __init__(self, out_dir: Path, who: str, events: list[tuple], seed: int, face_px: int = FACE_PX) -> None:
+        self.events, self.seed, self.face_px = events, seed, face_px
         photos = _photos(out_dir)
         self.sprites: dict[tuple[str, int], _Sprite] = {}
         self.photos, self.who = photos, who
@@ -326,7 +327,7 @@ class _Clip:
         who = self.who
         if swap and swap[1] <= t < swap[2]:
             who = swap[3]
-        sp = self.sprite(who, 170)
+        sp = self.sprite(who, self.face_px)
         out = 0.0  # 0 = seated, 1 = gone out of frame to the right
         for e in self.events:
             if e[0] in ("away", "swap"):
@@ -425,14 +426,15 @@ def _encoder(path: Path) -> list[str]:
 
 
 def make_clip(path: Path, seconds: float, events: list[tuple], who: str = "astronaut", seed: int = 0,
-              mismatch: bool | None = None) -> tuple[Path, list[dict]]:
+              mismatch: bool | None = None, face_px: int = FACE_PX) -> tuple[Path, list[dict]]:
     """Encode one scripted clip at ``path`` (.mp4: H.264, .webm: VP8); return it and its truth.
 
     ``mismatch``: None = no reference photo; False = the reference shows ``who`` (a swap is
-    then also an identity_mismatch); True = the reference shows someone else.
+    then also an identity_mismatch); True = the reference shows someone else. ``face_px``: the
+    seated candidate's face width (a candidate nearer the camera; the truth does not change).
     """
     path = Path(path)
-    clip = _Clip(path.parent, who, events, seed)
+    clip = _Clip(path.parent, who, events, seed, face_px)
     frames = (clip.frame(i) for i in range(int(round(seconds * FPS))))
     encode_frames(path, frames, (W, H), FPS, "rgb24", _encoder(path))
     return path, _truth(events, mismatch, seconds)

@@ -6,6 +6,8 @@ loses nothing::
     xqueue_app.py    /xqueue/...: login, get_queuelen, get_submission, put_result, submit
     platform_app.py  /ml/auth/token, /ml/events, /media/, /api/..., the LMS callback, /
     queue_store.py   submissions, files, the pull lease, keys, LMS delivery state
+    edx_store.py     the same for ``--flavour edx-submissions``
+    counts.py        per-queue counts (waiting, pulled, answered) both stores give the page
     platform_store.py  clients, events, services, sessions, results
     callback.py      posting replies to the LMS callback (loopback only)
     tokens.py        secret hashes, the signing key, JWTs

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping
 
+from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.db import Database
 
 __all__ = ["EdxRefused", "EdxStore", "Pulled", "score_problem"]
@@ -151,6 +152,18 @@ class EdxStore:
         with self._db.read() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM edx_graders WHERE {_PULLABLE}",
                                     (queue, self._clock() - self._lease_s)).fetchone()[0])
+
+    def counts(self, queue: str) -> QueueCounts:
+        """``queue``'s rows a pull could hand out now (as :meth:`queue_length`), rows pulled under
+        a running lease, and ``retired`` rows (the score stored)."""
+        leased_before = self._clock() - self._lease_s
+        with self._db.read() as conn:
+            waiting, pulled, answered = conn.execute(
+                f"SELECT COUNT(*) FILTER (WHERE {_PULLABLE}),"
+                " COUNT(*) FILTER (WHERE status = 'pulled' AND status_time >= ?),"
+                " COUNT(*) FILTER (WHERE status = 'retired') FROM edx_graders WHERE queue_name = ?",
+                (queue, leased_before, leased_before, queue)).fetchone()
+        return QueueCounts(int(waiting), int(pulled), int(answered))
 
     def unretired(self) -> int:
         """Submissions not ``retired`` yet (pending, pulled, retry or failed), in every queue."""

@@ -3,7 +3,9 @@
 Self-contained HTML (inline CSS, no scripts, no external URL), rendered by Jinja with
 autoescaping on, so every name a service or a result chose is shown as text. It reloads itself
 every :data:`REFRESH_S` seconds (the app also sends an HTTP ``Refresh`` header; no script).
-Each service shows its sessions done, throughput, mean analysis time and last error. Live
+Each service shows its sessions done, throughput, mean analysis time and last error; each queue
+its submissions waiting, pulled and answered (:mod:`ml_service.sandbox.counts`, read from the
+store of the flavour the sandbox runs). Live
 sessions (segments answered, alerts, the final result) and the latest ``violation_detected``
 alerts come next (:mod:`ml_service.sandbox.live_view`). A result
 that follows the result schema links to its report, ``/report/<n>`` (``n`` counts the stored
@@ -18,6 +20,7 @@ from typing import Any, Mapping, Sequence
 from jinja2 import Environment
 
 from ml_service.local.report import report_html
+from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.live_view import live_sessions
 from ml_service.core.results import validate_result
 
@@ -72,8 +75,9 @@ at <span title="{{ s.last_error.received }}">{{ s.last_error.received|clock }}</
 {% else %}<tr><td colspan="6">no alert yet</td></tr>{% endfor %}
 </table>
 <h2>Queues</h2>
-<table><tr><th>queue</th><th>waiting</th></tr>
-{% for name, length in queues.items() %}<tr><td>{{ name }}</td><td>{{ length }}</td></tr>
+<table><tr><th>queue</th><th>waiting</th><th>pulled</th><th>answered</th></tr>
+{% for name, c in queues.items() %}<tr><td>{{ name }}</td><td class="num">{{ c.waiting }}</td>
+<td class="num">{{ c.pulled }}</td><td class="num">{{ c.answered }}</td></tr>
 {% endfor %}</table>
 <h2>Latest results ({{ results|length }})</h2>
 <table><tr><th>received</th><th>session</th><th>modality / queue</th><th>submission</th>
@@ -155,7 +159,7 @@ def stored_report(result: Mapping[str, Any]) -> str | None:
 def render_status_page(
     services: Sequence[Mapping[str, Any]],
     results: Sequence[Mapping[str, Any]],
-    queues: Mapping[str, int],
+    queues: Mapping[str, QueueCounts],
     urls: tuple[str, str],
     limit: int = 50,
     alerts: Sequence[Mapping[str, Any]] = (),

@@ -10,6 +10,7 @@ Routes (``docs/contracts.md`` §4 for the first two)::
                                      grader, points_possible, student_id)
     POST /xqueue/callback/<token>    XQueue's LMS callback -> results store
     GET  /api/results | /api/services | /api/events | /api/alerts (live alerts, one per alert_id)
+    GET  /api/queues                 per queue: waiting, pulled, answered (the active flavour's store)
     GET  /report/<n>                 the report of the n-th stored result (1 = oldest)
     GET  /                           HTML status page (reloads itself: HTTP Refresh header)
 """
@@ -186,6 +187,11 @@ def api_alerts() -> Response:
     return jsonify(_state().platform.alerts())
 
 
+@bp.get("/api/queues")
+def api_queues() -> Response:
+    return jsonify({name: counts.as_dict() for name, counts in _state().queue_counts().items()})
+
+
 @bp.get("/api/events")
 def api_events() -> Response:
     return jsonify(_state().platform.events())
@@ -206,10 +212,9 @@ def result_report(number: int) -> Response:
 @bp.get("/")
 def status_page() -> Response:
     state = _state()
-    queues = {name: state.queue.queue_length(name) for name in state.queue.queues}
     html = render_status_page(
         state.platform.services(state.config.stale_after_s), state.platform.results(),
-        queues, (state.xqueue_url, state.platform_url), alerts=state.platform.alerts(),
+        state.queue_counts(), (state.xqueue_url, state.platform_url), alerts=state.platform.alerts(),
     )
     return Response(html, content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": _PAGE_CSP, "Refresh": str(REFRESH_S),

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
 
+from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.db import Database
 
 __all__ = ["Delivery", "PulledItem", "QueueStore", "Refused", "make_hashkey"]
@@ -90,6 +91,17 @@ class QueueStore:
         """Unretired submissions of ``queue`` that are not leased right now."""
         with self._db.read() as conn:
             return _length(conn, queue, self._clock() - self._delay)
+
+    def counts(self, queue: str) -> QueueCounts:
+        """``queue``'s waiting (as :meth:`queue_length`), leased and delivered submissions."""
+        leased_before = self._clock() - self._delay
+        with self._db.read() as conn:
+            waiting = _length(conn, queue, leased_before)
+            pulled, answered = conn.execute(
+                "SELECT COUNT(*) FILTER (WHERE retired = 0 AND pull_time > ?),"
+                " COUNT(*) FILTER (WHERE retired = 1 AND lms_ack = 1) FROM submissions WHERE queue_name = ?",
+                (leased_before, queue)).fetchone()
+        return QueueCounts(waiting, int(pulled), int(answered))
 
     def submit(
         self, header: str, body: str, files: Mapping[str, IO[bytes]], requester: str = ""

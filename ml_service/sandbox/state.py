@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_service.sandbox.config import SandboxConfig
+from ml_service.sandbox.counts import CountingStore, QueueCounts
 from ml_service.sandbox.db import Database
 from ml_service.sandbox.edx_store import EdxStore
 from ml_service.sandbox.logins import LoginSessions
@@ -41,6 +42,15 @@ class SandboxState:
         if expected is None:
             return False
         return hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8"))
+
+    @property
+    def submissions(self) -> CountingStore:
+        """The store of the flavour this sandbox runs: edx-submissions' rows or XQueue's."""
+        return self.edx if self.edx is not None else self.queue
+
+    def queue_counts(self) -> dict[str, QueueCounts]:
+        """Every configured queue's counts, from the active flavour's store."""
+        return {name: self.submissions.counts(name) for name in self.queue.queues}
 
     def media_url(self, relative: str) -> str:
         """Absolute URL of a stored XQueue file, served by the platform's media route."""

@@ -21,8 +21,8 @@ from ml_service.samples.evaluation import interval_iou
 from ml_service.core.results import ErrorCode, validate_result
 from ml_service.samples import webcam as clips
 
-# name: (seconds, candidate, events); events as in ml_service.samples.webcam
-CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
+# name: (seconds, candidate, events[, face width px]); events as in ml_service.samples.webcam
+CLIPS: dict[str, tuple] = {
     "presence.mp4": (16, "astronaut", [("away", 4, 10)]),
     "clean.webm": (12, "astronaut", []),
     "wrong-person.mp4": (8, "lfw0", []),
@@ -32,7 +32,13 @@ CLIPS: dict[str, tuple[float, str, list[tuple]]] = {
     "pose.mp4": (18, "astronaut", [("yaw", 3, 8, 45), ("pitch", 11, 16, -40)]),
     "talking.mp4": (14, "astronaut", [("talk", 4, 10)]),
     "dark.mp4": (14, "astronaut", [("dark", 3, 7), ("cover", 9, 12)]),
-    "expressions.mp4": (16, "lfw0", [("smile", 3, 8), ("gaze", 10, 14, "left")]),
+    # lfw0 nearer the camera. At the labelled set's 170 px its smile and eye blendshapes sit at the
+    # limits, and x264 with 2 threads and VBV encodes the same frames differently on every run
+    # (more so under load): 2-3 of 12 runs failed (smile on 50-83 % of its samples, down to 0.0;
+    # look held on 57-100 %, below the 60 % checks.py on i19c-webcam asks). At 240 px, 15 of 15:
+    # smile median 0.56-0.64 vs 0.45, on 83-100 %; look p10 0.32-0.47 vs 0.20-0.28, held on
+    # 93-100 % (measured 2026-12-02, half of the runs beside a CPU hog)
+    "expressions.mp4": (16, "lfw0", [("smile", 3, 8), ("gaze", 10, 14, "left")], 240),
 }
 
 
@@ -50,8 +56,9 @@ class _Media:
 
     def _make(self, name: str) -> Path:
         if name in CLIPS:
-            seconds, who, events = CLIPS[name]
-            return clips.make_clip(self.root / name, seconds, events, who=who, seed=list(CLIPS).index(name))[0]
+            seconds, who, events, *face = CLIPS[name]
+            return clips.make_clip(self.root / name, seconds, events, who=who, seed=list(CLIPS).index(name),
+                                   face_px=face[0] if face else clips.FACE_PX)[0]
         if name == "corrupt.mp4":
             path = self.root / name
             path.write_bytes(self["presence.mp4"].read_bytes()[:4000] + random.Random(3).randbytes(20000))
@@ -160,6 +167,7 @@ def test_dark_camera_is_not_face_absent(media):
 
 def test_smile_and_gaze_cues(media):
     result = _run(media, "expressions.mp4")
+    assert _types(result) == ["expression_cues", "gaze_away"]
     assert _one(result, "expression_cues", 3, 8)["details"]["cue"] == "smile"
     assert _one(result, "gaze_away", 10, 14)["details"]["direction"] == "left"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +38,14 @@ def new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # never a proxy: loopback only
     return session
+
+
+def page_queue_counts(html: str) -> dict[str, tuple[int, int, int]]:
+    """The status page's Queues table: queue -> (waiting, pulled, answered)."""
+    table = html.split("<h2>Queues</h2>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr><td>([^<]+)</td><td class="num">(\d+)</td>\s*<td class="num">(\d+)</td>'
+                      r'<td class="num">(\d+)</td></tr>', table)
+    return {name: (int(w), int(p), int(a)) for name, w, p, a in rows}
 
 
 class XQueueClient:

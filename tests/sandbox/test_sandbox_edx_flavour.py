@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from ml_service.sandbox import Sandbox, SandboxConfig
+from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.edx_store import score_problem
-from tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER, FakeClock, new_session
+from tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER, FakeClock, new_session, page_queue_counts
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -172,6 +173,23 @@ def test_a_lapsed_lease_re_offers_to_every_poll_with_the_same_key(edx, xq, clock
     clock.advance(301)
     again, once_more = xq.pull(), xq.pull()
     assert again["key"] == once_more["key"] == first["key"], "no new key, no new status_time"
+
+
+def test_the_status_page_counts_this_flavours_submissions(edx, xq, clock):
+    for n in range(5):
+        submit(edx, session_id=f"exam-{n}")
+    scored, unscored, _leased = xq.pull(), xq.pull(), xq.pull()
+    assert envelope(xq.put(scored["header"], {"score": 1})) == (200, 0, "")
+    assert envelope(xq.put(unscored["header"], {"msg": "no score"})) == (200, 0, ""), "retry: offered again"
+    expected = {"webcam": (3, 1, 1), "audio": (0, 0, 0), "screencast": (0, 0, 0), "debug": (0, 0, 0),
+                "keystrokes": (0, 0, 0)}
+    http = new_session()
+    assert page_queue_counts(http.get(f"{edx.platform_url}/").text) == expected
+    api = http.get(f"{edx.platform_url}/api/queues").json()
+    assert {q: (c["waiting"], c["pulled"], c["answered"]) for q, c in api.items()} == expected
+    assert edx.state.queue.counts("webcam") == QueueCounts(0, 0, 0), "none of them is in the xqueue store"
+    clock.advance(301)  # the lease lapses: the pulled one is offered again
+    assert page_queue_counts(http.get(f"{edx.platform_url}/").text)["webcam"] == (4, 0, 1)
 
 
 @pytest.mark.parametrize("score, stored", [(0.69, None), (1, 1), (0, 0), (3.0, 3)])

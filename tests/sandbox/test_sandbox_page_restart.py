@@ -8,6 +8,7 @@ import re
 import pytest
 
 from ml_service.sandbox import Sandbox, SandboxConfig
+from tests.sandbox.conftest import page_queue_counts
 
 EVIL = '<script>alert("x")</script>'
 
@@ -48,6 +49,23 @@ def test_page_shows_services_and_results(sandbox, xq, http, send_event, clock):
     clock.advance(91)
     text = http.get(f"{sandbox.platform_url}/").text
     assert ">stale<" in text
+
+
+def test_page_and_api_count_each_queues_waiting_pulled_and_answered(sandbox, xq, http, lms, clock):
+    for n in range(4):  # one callback each: xqueue retires an earlier submission with the same one
+        assert xq.submit("webcam", body=f"w{n}", callback=f"{lms.url}/{n}")[0] == 0
+    xq.submit("audio", body="a", callback=f"{lms.url}/a")
+    answered, _leased = xq.pull_decoded("webcam"), xq.pull_decoded("webcam")
+    assert xq.put_result(answered["header_text"], json.dumps({"correct": True, "score": 1, "msg": ""})) == (0, "")
+    assert len(lms.posts) == 1, "delivered to the LMS: retired"
+    expected = {"webcam": (2, 1, 1), "audio": (1, 0, 0), "screencast": (0, 0, 0), "debug": (0, 0, 0),
+                "keystrokes": (0, 0, 0)}
+    assert page_queue_counts(http.get(f"{sandbox.platform_url}/").text) == expected
+    api = http.get(f"{sandbox.platform_url}/api/queues").json()
+    assert {q: (c["waiting"], c["pulled"], c["answered"]) for q, c in api.items()} == expected
+    assert api["webcam"]["waiting"] == xq.queuelen("webcam")[1], "waiting is what get_queuelen answers"
+    clock.advance(61)  # the lease lapses: the unanswered one is offered again
+    assert page_queue_counts(http.get(f"{sandbox.platform_url}/").text)["webcam"] == (3, 0, 1)
 
 
 def test_page_has_no_external_url_or_resource(sandbox, xq, http, send_event):
