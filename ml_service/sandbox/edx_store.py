@@ -147,6 +147,12 @@ class EdxStore:
                              " WHERE id=?", (status, self._clock(), submission_id))
         return Stored(row["token"], row["queue_key"], row["queue_name"], problem)
 
+    def file_keys(self, submission_id: int) -> dict[str, str]:
+        """A submission's files: filename -> path under the media root (empty if unknown)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT files FROM edx_graders WHERE id=?", (submission_id,)).fetchone()
+        return json.loads(row["files"]) if row is not None else {}
+
     def queue_length(self, queue: str) -> int:
         """Rows a pull could hand out now (edx-submissions has no endpoint for it)."""
         with self._db.read() as conn:

@@ -158,7 +158,7 @@ def get_submission() -> Response:
     payload = {
         "xqueue_header": json.dumps({"submission_id": item.submission_id, "submission_key": item.key}),
         "xqueue_body": json.dumps(body),
-        "xqueue_files": json.dumps({fname: _state().media_url(path) for fname, path in item.files.items()}),
+        "xqueue_files": json.dumps(_state().media_urls(item.files)),
     }
     return envelope(True, json.dumps(payload))
 
