@@ -106,7 +106,8 @@ def test_login_hands_out_the_csrf_cookie_and_answers_with_real_status_codes(edx)
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/xqueue/get_submission/?queue_name=webcam"),
-                                          ("POST", "/xqueue/put_result/"), ("POST", "/xqueue/status/")])
+                                          ("POST", "/xqueue/put_result/"), ("POST", "/xqueue/status/"),
+                                          ("GET", "/xqueue/put_result/")])  # authentication before the method
 def test_without_a_session_every_endpoint_but_login_answers_403(edx, method, path):
     resp = EdxClient(edx.xqueue_url).send(method, path)
     assert resp.status_code == 403 and resp.json() == {"detail": "Authentication credentials were not provided."}
@@ -118,6 +119,13 @@ def test_no_get_queuelen_no_submit_and_a_post_only_status(xq):
     assert xq.send("GET", "/xqueue/status/").json() == {"detail": 'Method "GET" not allowed.'}
     posted = xq.send("POST", "/xqueue/status/")
     assert (posted.status_code, posted.text) == (200, "return_codecontent"), "the real view's non-JSON body"
+
+
+@pytest.mark.parametrize("method, path", [("PUT", "/xqueue/login/"), ("GET", "/xqueue/logout/"),
+                                          ("POST", "/xqueue/get_submission/"), ("GET", "/xqueue/put_result/")])
+def test_a_method_a_view_does_not_take_answers_405(xq, method, path):
+    resp = xq.send(method, path)
+    assert resp.status_code == 405 and resp.json() == {"detail": f'Method "{method}" not allowed.'}
 
 
 def test_get_submission_replies(xq):
