@@ -8,6 +8,7 @@ loses nothing::
     queue_store.py   submissions, files, the pull lease, keys, LMS delivery state
     edx_store.py     the same for ``--flavour edx-submissions``
     counts.py        per-queue counts (waiting, pulled, answered) both stores give the page
+    files.py         uploaded files: how both stores save them and list a submission's
     platform_store.py  clients, events, services, sessions, results
     callback.py      posting replies to the LMS callback (loopback only)
     tokens.py        secret hashes, the signing key, JWTs

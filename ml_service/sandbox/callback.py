@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-__all__ = ["deliver", "is_loopback_url"]
+__all__ = ["deliver", "is_loopback_host", "is_loopback_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,12 @@ def is_loopback_url(url: str) -> bool:
         host = parts.hostname
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not host:
-        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(host)
+
+
+def is_loopback_host(host: Any) -> bool:
+    """True for ``localhost`` or a loopback IP literal (the rule for callbacks, and for the
+    address the sandbox serves on)."""
     if host == "localhost":
         return True
     try:

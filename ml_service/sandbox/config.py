@@ -7,7 +7,6 @@ expiry, token expiry and staleness can be tested without sleeping.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ml_service.core.errors import ConfigError
+from ml_service.sandbox.callback import is_loopback_host
 
 __all__ = ["DEFAULT_QUEUES", "SandboxConfig", "load_config_file"]
 
@@ -75,7 +75,7 @@ class SandboxConfig:
         """Every invalid setting, as readable text (empty = valid)."""
         found = [f"queue name {q!r} is not a simple name" for q in self.queues
                  if not isinstance(q, str) or not _QUEUE_RE.match(q)]
-        if not _is_loopback_host(self.host):
+        if not is_loopback_host(self.host):
             found.append(f"host {self.host!r}: the sandbox serves on loopback only "
                          "(127.0.0.1, ::1 or localhost)")
         if not self.queues:
@@ -106,15 +106,6 @@ class SandboxConfig:
             if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
                 found.append(f"{name} must be a number > 0")
         return found
-
-
-def _is_loopback_host(host: Any) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_number(value: Any) -> bool:

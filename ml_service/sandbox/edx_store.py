@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +28,7 @@ from typing import IO, Any, Callable, Mapping
 
 from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.db import Database
+from ml_service.sandbox.files import save_upload
 
 __all__ = ["EdxRefused", "EdxStore", "Pulled", "score_problem"]
 
@@ -91,7 +89,8 @@ class EdxStore:
     def create(self, queue: str, answer: str, files: Mapping[str, IO[bytes]], *, queue_key: str, token: str,
                grader: str = "", points_possible: int = 1, student_id: str = "student") -> int:
         """``create_external_grader_detail``: one submission with its files; its id."""
-        stored = {name: self._save(queue, stream) for name, stream in files.items()}
+        stored = {name: save_upload(self.media_root, queue, str(uuid.uuid4()), stream)
+                  for name, stream in files.items()}
         now = self._clock()
         with self._db.write() as conn:
             cur = conn.execute(
@@ -99,16 +98,6 @@ class EdxStore:
                 " student_id, answer, files, created, status_time) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (queue, queue_key, token, grader, points_possible, student_id, answer, json.dumps(stored), now, now))
             return int(cur.lastrowid)
-
-    def _save(self, queue: str, stream: IO[bytes]) -> str:
-        folder = self.media_root / queue
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(stream, out)
-        name = str(uuid.uuid4())
-        os.replace(tmp, folder / name)
-        return f"{queue}/{name}"
 
     def pull(self, queue: str) -> Pulled | None:
         """The next row to grade, now ``pulled`` under a new key; None if there is none."""
@@ -146,6 +135,12 @@ class EdxStore:
                 conn.execute("UPDATE edx_graders SET status=?, status_time=?, num_failures=num_failures+1"
                              " WHERE id=?", (status, self._clock(), submission_id))
         return Stored(row["token"], row["queue_key"], row["queue_name"], problem)
+
+    def file_keys(self, submission_id: int) -> dict[str, str]:
+        """A submission's files: filename -> path under the media root (empty if unknown)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT files FROM edx_graders WHERE id=?", (submission_id,)).fetchone()
+        return json.loads(row["files"]) if row is not None else {}
 
     def queue_length(self, queue: str) -> int:
         """Rows a pull could hand out now (edx-submissions has no endpoint for it)."""

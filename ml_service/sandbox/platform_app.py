@@ -4,7 +4,7 @@ Routes (``docs/contracts.md`` §4 for the first two)::
 
     POST /ml/auth/token              client credentials (JSON or form) -> HS256 JWT
     POST /ml/events                  Bearer JWT + status event -> {"ok": true}
-    GET  /media/<path>               XQueue's stored files, a plain GET with no cookie
+    GET  /media/<path>               submitted files (the active flavour's store), a plain GET with no cookie
     POST /api/sessions               queue + body + files -> submitted to the XQueue (edx-submissions
                                      flavour: created in process, as the LMS does; optional fields
                                      grader, points_possible, student_id)
@@ -109,7 +109,7 @@ def post_event() -> Any:
 def media(relpath: str) -> Response:
     if any(part.startswith(".") for part in relpath.split("/")):
         raise NotFound()  # no traversal, no half-written uploads
-    resp = send_from_directory(_state().queue.media_root, relpath, max_age=0)
+    resp = send_from_directory(_state().submissions.media_root, relpath, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
 
@@ -117,8 +117,8 @@ def media(relpath: str) -> Response:
 @bp.post("/api/sessions")
 def create_session() -> Any:
     queue, body = request.form.get("queue", ""), request.form.get("body", "")
-    if not _state().queue.has_queue(queue):
-        return _error(400, "unknown queue", queues=_state().queue.queues)
+    if queue not in _state().config.queues:  # either flavour: the configured queues
+        return _error(400, "unknown queue", queues=_state().config.queues)
     if not body.strip():
         return _error(400, "body is required")
     token, lms_key = secrets.token_hex(16), secrets.token_hex(16)

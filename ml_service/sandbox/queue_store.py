@@ -19,15 +19,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
 
 from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.db import Database
+from ml_service.sandbox.files import save_upload
 
 __all__ = ["Delivery", "PulledItem", "QueueStore", "Refused", "make_hashkey"]
 
@@ -112,7 +110,8 @@ class QueueStore:
         if not self.has_queue(queue):
             raise Refused(f"Queue '{queue}' not found")
         callback = str(lms["lms_callback_url"])[:_CALLBACK_LIMIT]
-        keys = {name: self._save_file(queue, header, name, f) for name, f in files.items()}
+        keys = {name: save_upload(self.media_root, queue, make_hashkey(header + name), f)
+                for name, f in files.items()}
         now = self._clock()
         with self._db.write() as conn:
             conn.execute(
@@ -132,16 +131,6 @@ class QueueStore:
         with self._db.read() as conn:
             row = conn.execute("SELECT file_keys FROM submissions WHERE id = ?", (submission_id,)).fetchone()
         return json.loads(row["file_keys"]) if row is not None else {}
-
-    def _save_file(self, queue: str, header: str, name: str, stream: IO[bytes]) -> str:
-        key = make_hashkey(header + name)
-        folder = self.media_root / queue
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(stream, out)
-        os.replace(tmp, folder / key)
-        return f"{queue}/{key}"
 
     def pull(self, queue: str, grader_id: str = "") -> PulledItem | None:
         """Lease the oldest pending submission of ``queue`` to the caller, or None."""

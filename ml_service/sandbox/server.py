@@ -125,9 +125,9 @@ class Sandbox:
 
     def media_urls(self, submission_id: int) -> dict[str, str]:
         """Where the platform serves a submitted file: filename -> URL (a later segment of a
-        live session names the reference photo / voice by such a URL instead of uploading it)."""
-        keys = self.state.queue.file_keys(submission_id)
-        return {name: self.state.media_url(path) for name, path in keys.items()}
+        live session names the reference photo / voice by such a URL instead of uploading it).
+        Read from the store of the flavour the sandbox runs; empty for an unknown submission."""
+        return self.state.media_urls(self.state.submissions.file_keys(submission_id))
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every ``violation_detected`` alert kept (one per ``alert_id``), oldest first."""

@@ -10,17 +10,23 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Protocol
 
 from ml_service.sandbox.config import SandboxConfig
 from ml_service.sandbox.counts import CountingStore, QueueCounts
 from ml_service.sandbox.db import Database
 from ml_service.sandbox.edx_store import EdxStore
+from ml_service.sandbox.files import FileStore
 from ml_service.sandbox.logins import LoginSessions
 from ml_service.sandbox.platform_store import PlatformStore
 from ml_service.sandbox.queue_store import QueueStore
 from ml_service.sandbox.tokens import TokenIssuer, load_signing_key
 
-__all__ = ["SandboxState", "media_root", "open_database", "open_state"]
+__all__ = ["SandboxState", "SubmissionStore", "media_root", "open_database", "open_state"]
+
+
+class SubmissionStore(CountingStore, FileStore, Protocol):
+    """What the platform side reads of the active flavour's store: counts and files."""
 
 
 @dataclass
@@ -44,17 +50,18 @@ class SandboxState:
         return hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8"))
 
     @property
-    def submissions(self) -> CountingStore:
+    def submissions(self) -> SubmissionStore:
         """The store of the flavour this sandbox runs: edx-submissions' rows or XQueue's."""
         return self.edx if self.edx is not None else self.queue
 
     def queue_counts(self) -> dict[str, QueueCounts]:
         """Every configured queue's counts, from the active flavour's store."""
-        return {name: self.submissions.counts(name) for name in self.queue.queues}
+        return {name: self.submissions.counts(name) for name in self.config.queues}
 
-    def media_url(self, relative: str) -> str:
-        """Absolute URL of a stored XQueue file, served by the platform's media route."""
-        return f"{self.platform_url}/media/{relative}"
+    def media_urls(self, file_keys: Mapping[str, str]) -> dict[str, str]:
+        """Absolute URLs of stored files (filename -> path under the media root), as the
+        platform's media route serves them."""
+        return {name: f"{self.platform_url}/media/{path}" for name, path in file_keys.items()}
 
 
 def media_root(state_dir: Path) -> Path:

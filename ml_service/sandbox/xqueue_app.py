@@ -141,7 +141,7 @@ def get_submission() -> Response:
     if item is None:
         return reply(False, f"Queue '{name}' is empty")
     header = {"submission_id": item.submission_id, "submission_key": item.key}
-    files = {fname: _state().media_url(path) for fname, path in item.file_keys.items()}
+    files = _state().media_urls(item.file_keys)
     payload = {
         "xqueue_header": json.dumps(header),
         "xqueue_body": item.body,

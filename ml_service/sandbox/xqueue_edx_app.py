@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("xqueue_edx", __name__, url_prefix="/xqueue")
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _CSRF_AGE_S = 31449600
+View = Callable[[], Response]
 _SERVER_ERROR = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n" \
                 "<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"
 
@@ -67,13 +68,23 @@ def _detail(text: str, status: int) -> Response:
                     content_type="application/json")
 
 
-def _allowed(*methods: str) -> Response | None:
-    if request.method in methods:
-        return None
-    return _detail(f'Method "{request.method}" not allowed.', 405)
+def allowed(*methods: str) -> Callable[[View], View]:
+    """The view answers only ``methods``; any other is a 405 ``{"detail": ...}``. Put it under
+    :func:`xqueue_user`: DRF checks the method after authentication."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped() -> Response:
+            if request.method not in methods:
+                return _detail(f'Method "{request.method}" not allowed.', 405)
+            return view()
+
+        return wrapped
+
+    return decorate
 
 
-def xqueue_user(view: Callable[[], Response]) -> Callable[[], Response]:
+def xqueue_user(view: View) -> View:
     """``IsXQueueUser`` behind ``SessionAuthentication``: 403 without a session; CSRF on POST."""
 
     @functools.wraps(view)
@@ -95,10 +106,8 @@ def xqueue_user(view: Callable[[], Response]) -> Callable[[], Response]:
 
 
 @bp.route("/login/", methods=_ANY)
+@allowed("GET", "POST")
 def login() -> Response:
-    refused = _allowed("GET", "POST")
-    if refused is not None:
-        return refused
     if request.method == "GET":
         resp = envelope(True, "")
         if not request.cookies.get("csrftoken"):
@@ -119,10 +128,8 @@ def login() -> Response:
 
 @bp.route("/logout/", methods=_ANY)
 @xqueue_user
+@allowed("POST")
 def logout() -> Response:
-    refused = _allowed("POST")
-    if refused is not None:
-        return refused
     _state().logins.end(request.cookies.get("sessionid"))
     resp = envelope(True, "Goodbye")
     resp.delete_cookie("sessionid", samesite="Lax")
@@ -131,18 +138,16 @@ def logout() -> Response:
 
 @bp.route("/status/", methods=_ANY)
 @xqueue_user
+@allowed("POST")
 def status() -> Response:
-    refused = _allowed("POST")
     # The real view returns HttpResponse(dict): Django writes the dict's keys, not JSON.
-    return refused or Response("return_codecontent", content_type="text/html; charset=utf-8")
+    return Response("return_codecontent", content_type="text/html; charset=utf-8")
 
 
 @bp.route("/get_submission/", methods=_ANY)
 @xqueue_user
+@allowed("GET")
 def get_submission() -> Response:
-    refused = _allowed("GET")
-    if refused is not None:
-        return refused
     name = request.args.get("queue_name")
     if not name:
         return envelope(False, "'get_submission' must provide parameter 'queue_name'", 400)
@@ -158,17 +163,15 @@ def get_submission() -> Response:
     payload = {
         "xqueue_header": json.dumps({"submission_id": item.submission_id, "submission_key": item.key}),
         "xqueue_body": json.dumps(body),
-        "xqueue_files": json.dumps({fname: _state().media_url(path) for fname, path in item.files.items()}),
+        "xqueue_files": json.dumps(_state().media_urls(item.files)),
     }
     return envelope(True, json.dumps(payload))
 
 
 @bp.route("/put_result/", methods=_ANY)
 @xqueue_user
+@allowed("POST")
 def put_result() -> Response:
-    refused = _allowed("POST")
-    if refused is not None:
-        return refused
     try:
         parsed = _grader_reply(request.form)
     except (TypeError, ValueError, AttributeError):

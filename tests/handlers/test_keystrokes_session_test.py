@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from handlers.keystrokes import session_test as st
+from tests.handlers.keystroke_helpers import switched_residuals
 
 
 def _stretch_x(r: np.ndarray, ids: np.ndarray) -> float:
@@ -30,13 +31,8 @@ def test_a_long_log_takes_a_wider_step() -> None:
     assert got.timings[got.start == 90_000][0] == 1 and got.timings[-1] == 0
 
 
-def _parts(shift_from: int, shift: float, n: int = 2000, seed: int = 1) -> st.Suffixes:
-    """Residuals of 40 pairs: the candidate's (mean 0) until ``shift_from``, then each pair off by
-    +-``shift`` (another typist's own fast and slow pairs)."""
-    rng = np.random.default_rng(seed)
-    index, ids = np.arange(n), rng.integers(0, 40, n)
-    offset = np.where(ids % 2 == 0, shift, -shift)
-    r = rng.normal(0.0, 1.0, n) + np.where(index >= shift_from, offset, 0.0)
+def _parts(shift_from: int, shift: float, n: int = 2000) -> st.Suffixes:
+    index, r, ids = switched_residuals(shift_from, shift, n)
     return st.suffixes(index, r, ids, n)
 
 

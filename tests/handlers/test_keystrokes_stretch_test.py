@@ -7,6 +7,7 @@ import pytest
 
 from handlers.keystrokes import stretch_test as st
 from handlers.keystrokes.rhythm import _table
+from tests.handlers.keystroke_helpers import switched_residuals
 
 
 def _scored(index: np.ndarray, r: np.ndarray, ids: np.ndarray, count: float = 1e9) -> st.Scored:
@@ -36,13 +37,8 @@ def test_a_long_log_takes_a_wider_step() -> None:
     assert got.timings[got.start == 90_000][0] == 1 and got.timings[-1] == 0
 
 
-def _parts(shift_from: int, shift: float, n: int = 2000, seed: int = 1) -> st.Suffixes:
-    """Residuals of 40 pairs: the candidate's (mean 0) until ``shift_from``, then each pair off by
-    +-``shift`` (another typist's own fast and slow pairs)."""
-    rng = np.random.default_rng(seed)
-    index, ids = np.arange(n), rng.integers(0, 40, n)
-    offset = np.where(ids % 2 == 0, shift, -shift)
-    r = rng.normal(0.0, 1.0, n) + np.where(index >= shift_from, offset, 0.0)
+def _parts(shift_from: int, shift: float, n: int = 2000) -> st.Suffixes:
+    index, r, ids = switched_residuals(shift_from, shift, n)
     return st.suffixes(_scored(index, r, ids), n)
 
 

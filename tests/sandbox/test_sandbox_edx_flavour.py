@@ -17,6 +17,7 @@ import requests
 from ml_service.sandbox import Sandbox, SandboxConfig
 from ml_service.sandbox.counts import QueueCounts
 from ml_service.sandbox.edx_store import score_problem
+from ml_service.sandbox.live_platform import LiveSession
 from tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER, FakeClock, new_session, page_queue_counts
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -105,7 +106,8 @@ def test_login_hands_out_the_csrf_cookie_and_answers_with_real_status_codes(edx)
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/xqueue/get_submission/?queue_name=webcam"),
-                                          ("POST", "/xqueue/put_result/"), ("POST", "/xqueue/status/")])
+                                          ("POST", "/xqueue/put_result/"), ("POST", "/xqueue/status/"),
+                                          ("GET", "/xqueue/put_result/")])  # authentication before the method
 def test_without_a_session_every_endpoint_but_login_answers_403(edx, method, path):
     resp = EdxClient(edx.xqueue_url).send(method, path)
     assert resp.status_code == 403 and resp.json() == {"detail": "Authentication credentials were not provided."}
@@ -117,6 +119,13 @@ def test_no_get_queuelen_no_submit_and_a_post_only_status(xq):
     assert xq.send("GET", "/xqueue/status/").json() == {"detail": 'Method "GET" not allowed.'}
     posted = xq.send("POST", "/xqueue/status/")
     assert (posted.status_code, posted.text) == (200, "return_codecontent"), "the real view's non-JSON body"
+
+
+@pytest.mark.parametrize("method, path", [("PUT", "/xqueue/login/"), ("GET", "/xqueue/logout/"),
+                                          ("POST", "/xqueue/get_submission/"), ("GET", "/xqueue/put_result/")])
+def test_a_method_a_view_does_not_take_answers_405(xq, method, path):
+    resp = xq.send(method, path)
+    assert resp.status_code == 405 and resp.json() == {"detail": f'Method "{method}" not allowed.'}
 
 
 def test_get_submission_replies(xq):
@@ -136,6 +145,35 @@ def test_a_pull_carries_a_uuid_key_the_answer_in_student_response_and_extensionl
     url = pulled["files"]["webcam.webm"]
     assert UUID_RE.match(url.rsplit("/", 1)[1]) and "/webcam/" in url
     assert requests.get(url, timeout=10).content == b"VIDEO"
+
+
+def test_media_urls_are_a_sessions_files_from_this_flavours_store(edx, xq, tmp_path):
+    video, photo = tmp_path / "webcam.webm", tmp_path / "photo.jpg"
+    video.write_bytes(b"\x1aE\xdf\xa3 webm " + bytes(range(256)) * 8)
+    photo.write_bytes(b"\xff\xd8\xff photo")
+    sid = edx.submit_session("webcam", {"session_id": "exam-1"}, {"webcam.webm": video, "photo.jpg": photo})
+    urls = edx.media_urls(sid)
+    assert sorted(urls) == ["photo.jpg", "webcam.webm"]
+    http = new_session()
+    assert [http.get(urls[n], timeout=10).content for n in ("webcam.webm", "photo.jpg")] == \
+        [video.read_bytes(), photo.read_bytes()]
+    assert urls == xq.pull()["files"], "the URLs a grader pulls"
+    assert edx.state.queue.file_keys(sid) == {}, "the xqueue store never saw it"
+    assert edx.media_urls(sid + 1) == {}
+
+
+def test_a_live_sessions_later_segment_names_the_reference_by_its_url(edx, xq, tmp_path):
+    photo, seg0, seg1 = tmp_path / "photo.jpg", tmp_path / "seg0.wav", tmp_path / "seg1.wav"
+    for path in (photo, seg0, seg1):
+        path.write_bytes(path.name.encode() * 50)
+    live = LiveSession(edx, "webcam", "exam-live", references={"reference_photo": photo})
+    live.submit(0, 0.0, {"seg0.wav": seg0})
+    live.submit(1, 30.0, {"seg1.wav": seg1})
+    first, second = xq.pull(), xq.pull()
+    assert sorted(first["files"]) == ["reference-photo.jpg", "seg0.wav"] and sorted(second["files"]) == ["seg1.wav"]
+    named = json.loads(second["body"]["student_response"])["media_urls"]
+    assert named == {"reference-photo.jpg": first["files"]["reference-photo.jpg"]}, "uploaded once, then by URL"
+    assert new_session().get(named["reference-photo.jpg"], timeout=10).content == photo.read_bytes()
 
 
 def test_put_result_enforces_csrf_then_stores_the_scaled_score_once(edx, xq):

@@ -42,6 +42,18 @@ def test_pulled_file_urls_are_fetchable_without_a_cookie(sandbox, xq, recording,
         assert resp.status_code == 200 and resp.content == recording.read_bytes()
 
 
+def test_media_urls_are_a_sessions_files_as_a_grader_pulls_them(sandbox, xq, recording, http, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff photo")
+    sid = sandbox.submit_session("webcam", {"session_id": "s"}, {"webcam.webm": recording, "photo.jpg": photo})
+    urls = sandbox.media_urls(sid)
+    assert sorted(urls) == ["photo.jpg", "webcam.webm"]
+    assert http.get(urls["photo.jpg"]).content == photo.read_bytes()
+    assert http.get(urls["webcam.webm"]).content == recording.read_bytes()
+    assert urls == xq.pull_decoded("webcam")["files"]
+    assert sandbox.media_urls(sid + 1) == {}
+
+
 def test_lms_submit_files_are_hosted_too(sandbox, xq, http):
     xq.submit("audio", files={"enrol.wav": b"RIFF....WAVE"})
     [url] = xq.pull_decoded("audio")["files"].values()
