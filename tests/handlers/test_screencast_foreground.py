@@ -3,7 +3,8 @@
 The logs are written by hand in the shape the tracker writes on the real desktop recordings
 (``bench/quality.py --real --modality screencast``): boxes, times and OCR text are those seen on
 ``desktop-exam-work-en``, ``desktop-mixed-dark-ru-1080`` and the clean hour, where the exam
-page's own header was taken for a raised window's title bar. Pure functions: no media, no OCR.
+page's own header was taken for a raised window's title bar, and in the desktop test under CPU
+load (a page scrolled back up, painted late). Pure functions: no media, no OCR.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def test_the_exam_header_dropped_from_view_by_a_partial_read_is_no_window() -> N
     log.read(35.5, (88, 60, 152, 48))
     # ... then the answer box loses its focus ring: a thin change, and the band above it is the header
     log.window(43.0, (40, 268, 1048, 184), [Line("University LMS Time", (33, 102, 1077, 21), 96.0)], text_ok=False)
+    assert log.switches() == []
+
+
+def test_the_exam_header_painted_late_after_scrolling_back_up_is_no_window() -> None:
+    # under CPU load the browser paints a scrolled page tile by tile: the header's rows, scrolled
+    # back into view, are read blank, then their tile appears as a block with the header on top
+    log = _Log().exam()
+    log.log.shift(20.5, (88, 720), 300)
+    log.log.settle(20.5)
+    log.log.shift(26.0, (88, 720), -300)
+    log.read(26.0, (0, 88, 1280, 300))
+    log.window(27.0, (40, 88, 1100, 420), [Line("University LMS Time left 0:44:33", (33, 102, 1077, 21), 94.0)])
     assert log.switches() == []
 
 
