@@ -3,11 +3,14 @@
 :class:`FrontMixin` is the part of :func:`timeline.replay`'s state that follows the foreground:
 the latest of the title bar at the top of the screen (a maximised window, the browser tab shown)
 and the windows raised over part of the screen that are still there. A raised window is named by
-its own title bar, or, without one, by its topmost line of text; one whose title is a line the
-screen already showed (a page's own header) or whose text is mostly words the screen already
-showed (the exam page itself) is no window. Each change of the window in front is appended to
-``contexts`` as ``(t, Foreground)``. A re-read of the same title (the exam's tab strip repainted
-when it loses or regains focus) is no change.
+its own title bar, or, without one, by its topmost line of text. What is no window: a region
+whose own title bar names the window in front (that window restored, moved or resized); one
+whose title is a line on screen or a line the page showed at that same place before (its own
+header: partial re-reads may have dropped it from view, or another tab was shown meanwhile;
+:attr:`FrontMixin.places` remembers the page's lines, not those of raised windows); one whose
+text is mostly words the screen already showed (the exam page itself). Each change of the window
+in front is appended to ``contexts`` as ``(t, Foreground)``. A re-read of the same title (the
+exam's tab strip repainted when it loses or regains focus) is no change.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _MIN_TITLE_CONF = 50.0
 _SAME_WINDOW = 0.75  # name similarity within one window (its pages, its re-reads)
 _SEEN_WORDS = 0.5  # a raised region whose words are mostly on screen already is the same page
 _SEEN_TITLE = 0.8  # similarity of a band's text to a line already on screen: the page's header
+_PLACES = 4000  # lines remembered where the page showed them
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,16 @@ class RaisedWindow:
     under: list[Line]
     words: set[str]
 
+    def covers(self, box: Box) -> bool:
+        """``box`` is part of this window: in its region or its title bar (which may lie above
+        the region, for a window seen only by its text), or between them."""
+        area = self.box if self.line is None else _union(self.box, self.line.box)
+        return inside(box, area)
+
 
 class FrontMixin:
-    """Foreground bookkeeping of the replay state (which holds ``lines``, ``title``, ``windows``, ...)."""
+    """Foreground bookkeeping of the replay state (which holds ``lines``, ``title``, ``windows``, ...;
+    ``places``: the page's lines by where they were shown, most recent last)."""
 
     def title_read(self, t: float, crop: int, how: str = "title_bar", strip: Box | None = None) -> None:
         self.strip = strip if how == "browser_tab" else None
@@ -75,12 +86,15 @@ class FrontMixin:
 
     def window(self, t: float, box: Box, key: int, crops: list[int], text_ok: bool = True) -> None:
         visible = self.lines + ([self.title] if self.title else [])
-        reads = [line for line in (title_line(self.results.get(c, [])) for c in crops) if line]
+        reads = [title_line(self.results.get(c, [])) for c in crops]
+        if reads and legible(reads[0]) and self.title is not None and same_window(reads[0].text, self.title.text):
+            logger.debug("window %d at %.1f: its title bar names the window in front (%s)", key, t, reads[0])
+            return  # the window in front itself, restored, moved or resized
         titles = [ln for ln in reads if legible(ln)]
-        fresh = [ln for ln in titles if not any(_seen(ln.text, seen.text) for seen in visible)]
+        fresh = [ln for ln in titles if not self._known(ln, visible)]
         logger.debug("window %d at %.1f: titles %s, new %s", key, t, titles, fresh)
         if (titles and not fresh) or (not fresh and not text_ok):
-            return  # bands the screen already showed (the page's own header), or nothing to name it
+            return  # bands the page showed (its own header), or nothing to name it
         named = fresh[0] if fresh else None
         under = [ln for ln in self.lines if overlap(ln.box, box)]
         words = {w for ln in visible for w in fold_tokens(ln.text)}
@@ -88,6 +102,23 @@ class FrontMixin:
                                          under, words))
         if named is not None:
             self._front(t)
+
+    def keep_places(self, lines: list[Line]) -> None:
+        """Remember where the page showed ``lines`` (a raised window's own lines are not the page's)."""
+        for line in lines:
+            if any(w.covers(line.box) for w in self.windows):
+                continue
+            key = (line.text, line.box[0] // 16, line.box[1] // 8)
+            self.places.pop(key, None)
+            self.places[key] = line
+        while len(self.places) > _PLACES:
+            del self.places[next(iter(self.places))]
+
+    def _known(self, band: Line, visible: list[Line]) -> bool:
+        """A band's text is a line on screen, or one the page showed at the same place."""
+        return (any(_seen(band.text, line.text) for line in visible)
+                or any(_same_place(band.box, line.box) and _seen(band.text, line.text)
+                       for line in self.places.values()))
 
     def gone_window(self, t: float, key: int) -> None:
         found = next((w for w in self.windows if w.key == key), None)
@@ -175,6 +206,18 @@ def _piece(word: str, shown: str) -> bool:
 
 def similar(a: str, b: str) -> float:
     return SequenceMatcher(None, " ".join(fold_tokens(a)), " ".join(fold_tokens(b))).ratio()
+
+
+def _same_place(a: Box, b: Box) -> bool:
+    """Two text boxes on one row (centres within half a line) overlapping over half the shorter."""
+    if abs((a[1] + a[3] / 2) - (b[1] + b[3] / 2)) > max(a[3], b[3]) / 2:
+        return False
+    return min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]) >= 0.5 * min(a[2], b[2])
+
+
+def _union(a: Box, b: Box) -> Box:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0
 
 
 def inside(a: Box, b: Box) -> bool:

@@ -18,6 +18,8 @@ shown) is also read on its own: it names the window. A window raised over part o
 (a sudden change of at least ``window_min_share`` of it, not the whole width) is followed on its
 own (:class:`windows.RaisedWindows`): its title bar, wherever it is, is read when its region is,
 and when its region shows again what was under it, the window is gone and that is not read again.
+A window seen only by its text (a dark one over a page of its colour) has its title bar above
+that text; a bar there whose text was already on screen (the page's own header) is not its.
 
 OCR runs in batches later (see :mod:`ocr`), so the tracker writes a :class:`~timeline.TextLog`
 of what it read, recalled or blanked and when; :func:`timeline.replay` turns the log and the OCR
@@ -52,6 +54,7 @@ _FORCE_MAX_S = 120.0
 _FLAT_STD = 3.0  # grey-level spread of a region with nothing to read
 _SCROLL_SHARE = 0.05  # changes over this share of the content: try explaining them as a scroll
 _DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3))
+_NEW_TITLE = 0.2  # a thin window's title bar: this share of its text new since the last read (real: 0.39-1.0; the page's header: 0-0.03)
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +134,16 @@ class TextTracker:
         if motion is not None and before is not None and before.shape == frame.shape:
             self.windows.changed(t, motion, box, self.ref, (frame, before))
 
-    def _read_windows(self, frame: np.ndarray, jobs: list[tuple[Box, float]], scale: float) -> None:
+    def _read_windows(self, frame: np.ndarray, small: np.ndarray, jobs: list[tuple[Box, float]], scale: float) -> None:
         """Windows that appeared where this read is: their title bar, read on its own."""
         for item in self.windows.due([b for b, _ in jobs]):
             full = to_frame(item.box)
             bands = find_title_bands(frame, full)
-            if not item.solid:  # only text changed: a window only with a wide title bar over that text
+            if not item.solid:  # only text changed: a window only with a wide title bar over that text,
+                # whose text came with it (the page's own header above is what the screen showed before)
                 bands = [b for b in bands if b[2] >= THIN_TITLE_SHARE * self._content[2] * SHRINK
-                         and min(b[0] + b[2], full[0] + full[2]) - max(b[0], full[0]) >= 0.5 * b[2]]
+                         and min(b[0] + b[2], full[0] + full[2]) - max(b[0], full[0]) >= 0.5 * b[2]
+                         and _new_ink(small, item.before, _title_crop(frame, b)[0], self.threshold) >= _NEW_TITLE]
             else:  # its title bar is at its top and spans it: not a band above or across part of it
                 bands = [b for b in bands if b[2] >= 0.5 * full[2] and abs(b[1] - full[1]) <= 24]
             # named by its text only if it changed as a block, not edge to edge, in a colour of its own
@@ -218,7 +223,7 @@ class TextTracker:
             jobs = [(box, since)]
         scale = min(2.5, self._base_h / box[3]) if box[3] else 1.0
         scale = scale if scale > 1.05 else 1.0
-        self._read_windows(frame, jobs, scale)
+        self._read_windows(frame, small, jobs, scale)
         for (x, y, w, h), job_since in jobs:
             full = (x * SHRINK, y * SHRINK, w * SHRINK, h * SHRINK)
             flat = float(small[y:y + h, x:x + w].std()) <= _FLAT_STD  # nothing to read there
@@ -272,6 +277,16 @@ def _title_crop(frame: np.ndarray, band: Box) -> tuple[Box, str]:
     """Where a title bar's text is: the tab shown in a tab strip, else the bar without icon and buttons."""
     tab = active_tab(frame, band)
     return (tab, "browser_tab") if tab != band else (title_text_box(band), "title_bar")
+
+
+def _new_ink(small: np.ndarray, before: np.ndarray, box: Box, threshold: int) -> float:
+    """The share of the text in ``box`` (frame pixels; on the thumbnail, what stands out from its
+    row's colour) that was not there ``before``."""
+    x0, y0 = box[0] // SHRINK, box[1] // SHRINK
+    x1, y1 = -(-(box[0] + box[2]) // SHRINK), -(-(box[1] + box[3]) // SHRINK)
+    now, was = small[y0:y1, x0:x1].astype(np.int16), before[y0:y1, x0:x1].astype(np.int16)
+    ink = np.abs(now - np.median(now, axis=1, keepdims=True)) > threshold
+    return float(np.count_nonzero(ink & (np.abs(now - was) > threshold))) / max(1, np.count_nonzero(ink))
 
 
 def _same_ground(frame: np.ndarray, item: Raised) -> bool:

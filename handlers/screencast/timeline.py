@@ -98,6 +98,7 @@ class _State(FrontMixin):
     contexts: list[tuple[float, Foreground | None]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
     shown: dict[Line, float] = field(default_factory=dict)  # line -> when it appeared
+    places: dict[tuple[str, int, int], Line] = field(default_factory=dict)  # the page's lines, where shown
     gone: dict[Line, float] = field(default_factory=dict)  # line -> when its region changed
 
     def read(self, t: float, box: Box, crop: int | None) -> None:
@@ -121,6 +122,7 @@ class _State(FrontMixin):
                 self.shown[moved] = self.shown.get(line, t)
                 self._follow(line, moved)
                 kept.append(moved)
+                self.keep_places([moved])
             else:
                 self.gone.setdefault(line, t)
         self.lines = kept
@@ -134,6 +136,7 @@ class _State(FrontMixin):
     def _shown(self, t: float, lines: list[Line]) -> list[Line]:
         for line in lines:
             self.shown[line] = t
+        self.keep_places(lines)
         return list(lines)
 
     # --- screens, matching, blanks -----------------------------------------------------------------

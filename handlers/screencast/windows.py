@@ -239,6 +239,7 @@ class Raised:
     since: float
     solid: bool = True  # it changed as a block (else only a title bar found at its top makes it a window)
     changed: np.ndarray | None = None  # the thumbnail pixels that changed when it appeared
+    before: np.ndarray | None = None  # a thin one: the whole thumbnail last read before it appeared
     read: bool = False
 
 
@@ -276,7 +277,7 @@ class RaisedWindows:
         self.pending = [p for p in self.pending if not _overlap(p.box, found)]
         self._keys += 1
         self.pending.append(Raised(self._keys, found, ref[y:y + h, x:x + w].copy(), t, solid,
-                                   motion[y:y + h, x:x + w].copy()))
+                                   motion[y:y + h, x:x + w].copy(), None if solid else ref.copy()))
 
     def back(self, small: np.ndarray, threshold: int) -> list[Raised]:
         """Remove and return the windows whose region shows what was under them again."""

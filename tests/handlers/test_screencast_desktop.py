@@ -1,10 +1,14 @@
 """handlers.screencast on a real X desktop recorded here, in CI too (never skipped).
 
-One ~35 s session is recorded with :func:`ml_service.samples.realsets.screencast.record_scene` (Xvfb,
+One ~40 s session is recorded with :func:`ml_service.samples.realsets.screencast.record_scene` (Xvfb,
 openbox, Chromium with the Russian exam page maximised, dunst; ffmpeg x11grab): the exam, a
 non-maximised messenger window ("Мессенджер ВКонтакте") raised over it for 5 s, the exam again,
-a harmless notification toast, the exam page scrolled down and back. The truth and each step's
-time come from the script's own timeline. ``handlers/screencast/install-samples.sh`` (run by
+a harmless notification toast, the exam page scrolled down and back, the exam window restored,
+dragged and resized, left small, then maximised again. The truth and each step's time come from
+the script's own timeline (its marks), not from fixed seconds: on a busy machine steps take
+longer and the recording starts only once the desktop has settled
+(:meth:`~ml_service.samples.realsets.screencast_desktop.Desktop.wait_still`), so the assertions
+hold under load as on a quiet machine. ``handlers/screencast/install-samples.sh`` (run by
 ``./dev``) installs the desktop.
 """
 
@@ -28,7 +32,8 @@ WINDOW = (0.3, 0.25, 0.45, 0.5)  # x, y, w, h as shares of the screen: not maxim
 SCENE = ((W, H), "light", "ru", 10, "h264", {"vk": WINDOW}, (),
          [("work", 4), ("raise", "vk", 5), ("work", 4),
           ("notify", "Обновление системы", "Доступны обновления: 3 пакета", 5), ("work", 2),
-          ("scroll", 5), ("work", 4), ("scroll", -5), ("work", 3)])
+          ("scroll", 5), ("work", 3), ("scroll", -5), ("work", 3),
+          ("move", 3, True), ("work", 3), ("maximise",), ("work", 3)])
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +64,8 @@ def _during(result: dict[str, Any], start: float, end: float) -> list[dict[str, 
 def test_a_window_raised_over_the_exam_for_5_s_is_one_switch_named_by_its_title(recorded) -> None:
     recording, result = recorded
     [planted] = [e for e in recording.truth if e["type"] == "window_switch"]
-    assert 4.5 <= planted["end_s"] - planted["start_s"] <= 6.5, planted
+    # 5 s in the window; a busy machine adds the time the switch back takes (the script's marks say)
+    assert 4.5 <= planted["end_s"] - planted["start_s"] < 9.0, planted
     [switch] = [v for v in result["violations"] if v["type"] == "window_switch"]
     assert interval_iou(switch, planted) >= 0.6, (switch, planted)
     details = switch["details"]
@@ -83,10 +89,17 @@ def test_a_notification_toast_and_a_scrolled_exam_page_are_no_violation(recorded
     assert forbidden["details"]["categories"] == ["messenger"]
 
 
+def test_the_exam_window_restored_dragged_and_maximised_again_is_no_violation(recorded) -> None:
+    recording, result = recorded
+    move, maximise = _mark(recording, "move"), _mark(recording, "maximise")
+    assert _during(result, move["start_s"], maximise["end_s"] + 2.0) == []
+
+
 def test_the_recording_and_its_timeline_agree(recorded) -> None:
     recording, result = recorded
     facts = result["media"]["files"][0]
     assert (facts["width"], facts["height"]) == (W, H)
-    assert facts["analysed_s"] == pytest.approx(recording.length_s, abs=1.5)
+    # the file ends between the last step's end and the capture's stop (later on a busy machine)
+    assert recording.length_s - 1.0 <= facts["analysed_s"] <= recording.stopped_s + 1.0, (facts, recording)
     assert [m["step"] for m in recording.marks] == [step[0] for step in SCENE[-1]]
     assert Path(recording.path).stat().st_size > 100_000

@@ -97,12 +97,14 @@ _SUFFIX = {"h264": ".mp4", "vp8": ".webm"}
 
 
 class Recording(NamedTuple):
-    """A recorded scene: the file, its truth events, its length, and when each step ran."""
+    """A recorded scene: the file, its truth events, its length (the end of its last step), when
+    each step ran, and when the capture had stopped (the file may run on until then)."""
 
     path: Path
     truth: list[dict[str, Any]]
     length_s: float
     marks: list[dict[str, Any]]
+    stopped_s: float
 
 
 def record_scene(out: Path, work_dir: Path, scene: tuple, seed: int = 0) -> Recording:
@@ -114,7 +116,8 @@ def record_scene(out: Path, work_dir: Path, scene: tuple, seed: int = 0) -> Reco
         truth = played.play(steps)
         length = desktop.now()
         desktop.stop_recording()
-    return Recording(Path(out), truth, round(length, 2), played.marks)
+        stopped = desktop.now()
+    return Recording(Path(out), truth, round(length, 2), played.marks, round(stopped, 2))
 
 
 def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
@@ -123,10 +126,9 @@ def build(files: dict[str, Path], out_dir: Path) -> list[Sample]:
     samples = []
     for i, (name, scene) in enumerate(SCENES.items()):
         logger.info("recording %s", name)
-        path, truth, length, _ = record_scene(out_dir / f"{name}{_SUFFIX[scene[4]]}", out_dir / "desktops" / name,
-                                              scene, seed=i)
-        samples.append(Sample(name=name, modality="screencast", recordings=[path], duration_s=length,
-                              truth=truth, clean=not truth, checks=CHECKS))
+        rec = record_scene(out_dir / f"{name}{_SUFFIX[scene[4]]}", out_dir / "desktops" / name, scene, seed=i)
+        samples.append(Sample(name=name, modality="screencast", recordings=[rec.path], duration_s=rec.length_s,
+                              truth=rec.truth, clean=not rec.truth, checks=CHECKS))
     samples.append(_clean_hour(out_dir))
     return samples
 
@@ -135,10 +137,9 @@ def _clean_hour(out_dir: Path) -> Sample:
     parts = []
     for i, scene in enumerate(CLEAN_PARTS):
         logger.info("recording clean part %d", i)
-        path, truth, _, _ = record_scene(out_dir / f"clean-part{i}.mp4", out_dir / "desktops" / f"clean{i}", scene,
-                                         seed=100 + i)
-        assert not truth, f"clean part {i} planted events: {truth}"
-        parts.append(path)
+        rec = record_scene(out_dir / f"clean-part{i}.mp4", out_dir / "desktops" / f"clean{i}", scene, seed=100 + i)
+        assert not rec.truth, f"clean part {i} planted events: {rec.truth}"
+        parts.append(rec.path)
     hour = loop_concat(parts, 60, out_dir / "desktop-clean-hour.mp4", out_dir / "clean-hour.txt")
     return Sample(name="desktop-clean-hour", modality="screencast", recordings=[hour], duration_s=3600.0,
                   truth=[], clean=True, checks=CHECKS)

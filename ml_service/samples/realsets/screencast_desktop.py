@@ -5,9 +5,12 @@
 wallpaper (``xsetroot``), the ``openbox`` window manager with a light (Clearlooks) or dark (Onyx)
 theme and 11 pt title fonts, a private ``dbus-daemon`` and ``dunst`` (notification toasts).
 :meth:`Desktop.spawn` starts applications; :meth:`Desktop.xdo` drives them with ``xdotool``;
-:meth:`Desktop.record` captures the screen with ``ffmpeg -f x11grab`` and :meth:`Desktop.now`
-gives seconds since the recording's first frame (ffmpeg's own wall-clock start, read from its
-log), so a script's timeline is the truth of what it recorded.
+:meth:`Desktop.wait_still` waits until what they draw has stopped changing (a busy machine paints
+late: a scene starts from a settled screen, not after fixed seconds); :meth:`Desktop.record`
+captures the screen with ``ffmpeg -f x11grab`` and :meth:`Desktop.now` gives seconds since the
+recording's first frame (ffmpeg's own wall-clock start, read from its log), so a script's
+timeline is the truth of what it recorded. Waits for programs and windows are generous (a
+minute and more): they only end early on a quiet machine.
 
 Every process started here carries a tag in its environment; on exit each process that is
 tagged, or was started here, or descends from one, is stopped by its PID (SIGTERM, then
@@ -25,6 +28,8 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["PACKAGES", "Desktop", "DesktopUnavailable"]
 
@@ -163,7 +168,7 @@ class Desktop:
         self._procs.append(proc)
         return proc
 
-    def run(self, args: list[str], check: bool = True, timeout: float = 30.0) -> str | None:
+    def run(self, args: list[str], check: bool = True, timeout: float = 120.0) -> str | None:
         """Run a short command on this desktop; its stdout, or None when it failed and ``check`` is off."""
         done = subprocess.run(args, env=self.env(), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
                               check=False)
@@ -176,7 +181,7 @@ class Desktop:
     def xdo(self, *args: str, check: bool = True) -> str | None:
         return self.run(["xdotool", *args], check=check)
 
-    def wait_window(self, name: str, timeout: float = 30.0) -> str:
+    def wait_window(self, name: str, timeout: float = 120.0) -> str:
         """The id of the first visible window whose name matches the regex ``name``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -186,7 +191,31 @@ class Desktop:
             time.sleep(0.2)
         raise RuntimeError(f"no window named {name!r} appeared within {timeout:g} s")
 
-    def _wait(self, ready: object, what: str, timeout: float = 15.0) -> None:
+    def wait_still(self, quiet_s: float = 1.5, timeout: float = 120.0, share: float = 0.01) -> float:
+        """Wait until at most ``share`` of the screen (a ticking clock, a caret) changes for
+        ``quiet_s``: windows mapped and painted. Returns the seconds waited."""
+        started = time.monotonic()
+        last, still_since = None, started
+        while time.monotonic() - started < timeout:
+            now = self._grab()
+            if last is None or np.count_nonzero(np.abs(now - last) > 24) > share * now.size:
+                still_since = time.monotonic()
+            elif time.monotonic() - still_since >= quiet_s:
+                return time.monotonic() - started
+            last = now
+            time.sleep(0.2)
+        raise RuntimeError(f"the screen of {self.display} kept changing for {timeout:g} s")
+
+    def _grab(self, shrink: int = 4) -> np.ndarray:
+        """The screen now, grey, 1/``shrink`` of its size."""
+        w, h = self.size
+        done = subprocess.run(["ffmpeg", "-v", "error", "-f", "x11grab", "-video_size", f"{w}x{h}", "-i",
+                               f"{self.display}+0,0", "-frames:v", "1", "-vf", f"scale={w // shrink}:{h // shrink}",
+                               "-pix_fmt", "gray", "-f", "rawvideo", "-"],
+                              env=self.env(), capture_output=True, timeout=120, check=True, stdin=subprocess.DEVNULL)
+        return np.frombuffer(done.stdout, np.uint8).astype(np.int16)
+
+    def _wait(self, ready: object, what: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not ready():  # type: ignore[operator]
             if time.monotonic() > deadline:
@@ -225,7 +254,7 @@ class Desktop:
         if proc is None:
             return
         try:
-            proc.communicate(b"q", timeout=30)
+            proc.communicate(b"q", timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

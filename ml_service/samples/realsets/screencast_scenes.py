@@ -70,7 +70,7 @@ class Scene:
 
     def _open(self, windows: dict[str, Geometry], tabs: tuple[str, ...]) -> None:
         self._chrome("--start-maximized", exam_page(self.pages, self.lang, self.dark).as_uri())
-        self.ids["exam"] = self.d.wait_window(EXAM_TITLES[self.lang].split(":")[0], timeout=60)
+        self.ids["exam"] = self.d.wait_window(EXAM_TITLES[self.lang].split(":")[0])
         for key in tabs:  # more tabs in the exam's window; the exam tab is shown again below
             self._chrome(site_page(self.pages, key, self.dark).as_uri())
             self.d.wait_window(_title_pattern(SITES[key][0]))
@@ -80,7 +80,7 @@ class Scene:
         self.d.xdo("windowactivate", "--sync", self.ids["exam"])
         self.d.xdo("key", "ctrl+1")
         self.d.xdo("mousemove", str(self.d.size[0] // 2), str(self.d.size[1] // 2))
-        time.sleep(2.0)
+        self.d.wait_still()  # the exam drawn in front, whatever the machine's load
 
     def _open_window(self, key: str) -> str:
         if key == "term":
