@@ -8,8 +8,10 @@ import shutil
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from handlers.keystrokes.events import read_log
 from ml_service.sandbox import demo_media
 from ml_service.sandbox.demo_media import DemoMediaError, make_demo_media, make_photo, make_video, make_wav
 from ml_service.core.media_probe import CHUNK_BYTES, probe, sha256_file
@@ -251,7 +253,10 @@ def test_awkward_file_names_are_read_as_files(
 
 def test_demo_media_matches_its_description(demo: dict[str, list[Path]]) -> None:
     made = demo
-    assert sorted(made) == ["audio", "debug", "screencast", "webcam"]
+    assert sorted(made) == ["audio", "debug", "keystrokes", "screencast", "webcam"]
+    log = read_log(made["keystrokes"][0], "session.json", {}, 1 << 20)  # the handler's own reader
+    assert log.keystrokes > 100 and not np.isnan(log.up_t).any() and log.duration_s >= 60
+    assert list(log.paste_chars) == [600] and abs(log.paste_t[0] - log.duration_s / 2) < 3
     expect_video = {"webcam": (640, 480, 15.0), "screencast": (1280, 720, 5.0)}
     for modality, (width, height, fps) in expect_video.items():
         info = probe(made[modality][0])

@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--platform-url", default="http://127.0.0.1:8000")
-    parser.add_argument("--queues", default="webcam,screencast,audio,debug", help="comma list")
+    parser.add_argument("--queues", default="webcam,screencast,audio,keystrokes,debug", help="comma list")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each sample recording")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for the sandbox, then results")
     return parser

@@ -8,6 +8,8 @@
     audio/microphone.wav       16 kHz mono 16-bit PCM, a modulated tone with a digitally
                                silent gap over :func:`silent_gap` (40 %-60 % of the length)
     debug/tone.wav, clip.mp4   a small WAV and a 320x240 @ 10 fps mp4 with audio
+    keystrokes/session.json    a keystroke log (handlers/keystrokes' format): steady typing
+                               with one large paste half-way (made without ffmpeg)
 
 :func:`make_video`, :func:`make_wav` and :func:`make_photo` make single files for tests.
 Outputs are bit-exact (no version tags or metadata, fixed encoder threads), so the same
@@ -17,6 +19,8 @@ it every function raises :class:`DemoMediaError` saying so.
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,13 +29,14 @@ __all__ = [
     "MODALITIES",
     "DemoMediaError",
     "make_demo_media",
+    "make_keystroke_log",
     "make_photo",
     "make_video",
     "make_wav",
     "silent_gap",
 ]
 
-MODALITIES = ("webcam", "screencast", "audio", "debug")
+MODALITIES = ("webcam", "screencast", "audio", "keystrokes", "debug")
 _FFMPEG_TIMEOUT_S = 120
 _BITEXACT = [
     "-fflags",
@@ -72,11 +77,40 @@ def make_demo_media(out_dir: Path, seconds: float = 8.0) -> dict[str, list[Path]
         "webcam": [make_video(dirs["webcam"] / "webcam.mp4", seconds, (640, 480), 15, audio=True)],
         "screencast": [make_video(dirs["screencast"] / "screencast.mp4", seconds, (1280, 720), 5)],
         "audio": [make_wav(dirs["audio"] / "microphone.wav", seconds, gap=silent_gap(seconds))],
+        "keystrokes": [make_keystroke_log(dirs["keystrokes"] / "session.json", max(60.0, seconds))],
         "debug": [
             make_wav(dirs["debug"] / "tone.wav", seconds),
             make_video(dirs["debug"] / "clip.mp4", seconds, (320, 240), 10, audio=True),
         ],
     }
+
+
+def make_keystroke_log(path: Path, seconds: float, paste_chars: int = 600) -> Path:
+    """A ``keystrokes/1`` log of ``seconds``: one typist's steady typing (keys held 60-120 ms,
+    80-250 ms between presses, a pause after each word) with one ``paste`` of ``paste_chars``
+    characters half-way. Deterministic (a fixed seed); standard library only, so the compose
+    demo's submitter can make it in the debug image."""
+    rng = random.Random(7)
+    events: list[dict] = []
+    t, half = 0.5, seconds / 2
+    pasted = False
+    while t < seconds - 1.0:
+        if not pasted and t >= half:
+            events.append({"t": round(t * 1000), "type": "paste", "chars": paste_chars})
+            pasted, t = True, t + 2.0
+        for _ in range(rng.randint(2, 8)):  # a word
+            key = rng.randint(65, 90)
+            down = t
+            events += [{"t": round(down * 1000), "type": "down", "key": key},
+                       {"t": round((down + rng.uniform(0.06, 0.12)) * 1000), "type": "up", "key": key}]
+            t += rng.uniform(0.13, 0.25)
+        events += [{"t": round(t * 1000), "type": "down", "key": 32},
+                   {"t": round((t + 0.07) * 1000), "type": "up", "key": 32}]
+        t += rng.uniform(0.25, 0.6)
+    events.sort(key=lambda e: e["t"])
+    doc = {"format": "keystrokes/1", "time_unit": "ms", "duration": round(seconds * 1000), "events": events}
+    path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+    return path
 
 
 def silent_gap(seconds: float) -> tuple[float, float]:
