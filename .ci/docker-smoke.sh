@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Docker smoke test (issue 10): build the debug worker and sandbox images, run the sandbox
-# demo in containers, and check that one session is analysed end to end.
+# Docker smoke test (issue 10): build the debug and keystrokes worker images and the sandbox
+# image, run the sandbox demo in containers, and check that a session of each is analysed end
+# to end (the keystroke session's paste must be found: a real analyser, not only the debug one).
 #
 #   .ci/docker-smoke.sh          everything: engine, base image, build, demo, teardown
 #   .ci/docker-smoke.sh base     only make sure the local python:3.11-slim base exists
@@ -24,6 +25,7 @@ BASE_TARBALL=$CACHE_DIR/python-3.11-slim-bookworm-debootstrap.tar.gz
 MIRROR=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)}
 TIMEOUT_S=${SMOKE_TIMEOUT_S:-180}
 WORK=$(mktemp -d /tmp/ml-service-smoke.XXXXXX)
+WORKERS=(debug keystrokes)  # the worker services run (each <name>_service, queue <name>)
 PROJECT=mlsmoke$$
 STARTED_DOCKERD=""
 T0=$(date +%s)
@@ -167,7 +169,9 @@ PY
 write_secrets_and_override() {
     local m xq pf mp
     read -r xq pf mp <<<"$(free_ports 3)"
-    export SANDBOX_XQUEUE_PORT=$xq SANDBOX_PLATFORM_PORT=$pf DEMO_QUEUES=debug
+    export SANDBOX_XQUEUE_PORT=$xq SANDBOX_PLATFORM_PORT=$pf
+    DEMO_QUEUES=$(IFS=,; echo "${WORKERS[*]}")
+    export DEMO_QUEUES
     METRICS_PORT=$mp
     mkdir -p "$WORK/secrets"
     python3 -c 'import secrets; print("ml_service:" + secrets.token_urlsafe(18), end="")' >"$WORK/secrets/xqueue_auth"
@@ -178,15 +182,17 @@ write_secrets_and_override() {
     chmod 0400 "$WORK"/secrets/*
     {
         echo "services:"
-        echo "  debug_service:"
-        echo "    restart: \"no\""
-        echo "    environment:"
-        echo "      XQUEUE_URL: http://127.0.0.1:$xq"
-        echo "      PLATFORM_URL: http://127.0.0.1:$pf"
-        echo "      ML_METRICS_PORT: \"$mp\""
-        echo "      ML_POLL_MAX_INTERVAL_S: \"2\""
-        echo "      ML_BACKOFF_MAX_S: \"4\""
-        echo "      ML_HEARTBEAT_S: \"5\""
+        for m in "${WORKERS[@]}"; do
+            echo "  ${m}_service:"
+            echo "    restart: \"no\""
+            echo "    environment:"
+            echo "      XQUEUE_URL: http://127.0.0.1:$xq"
+            echo "      PLATFORM_URL: http://127.0.0.1:$pf"
+            [ "$m" = debug ] && echo "      ML_METRICS_PORT: \"$mp\""
+            echo "      ML_POLL_MAX_INTERVAL_S: \"2\""
+            echo "      ML_BACKOFF_MAX_S: \"4\""
+            echo "      ML_HEARTBEAT_S: \"5\""
+        done
         echo "secrets:"
         echo "  xqueue_auth:"
         echo "    file: $WORK/secrets/xqueue_auth"
@@ -198,11 +204,14 @@ write_secrets_and_override() {
     log "sandbox on 127.0.0.1:$xq (XQueue) and 127.0.0.1:$pf (platform); debug metrics on :$mp"
 }
 
+services() { printf '%s_service ' "${WORKERS[@]}"; }
+
 build_images() {
     local t
     t=$(date +%s)
-    log "docker-compose build debug_service sandbox"
-    if ! compose build --force-rm debug_service sandbox >"$WORK/build.log" 2>&1; then
+    log "docker-compose build $(services)sandbox"
+    # shellcheck disable=SC2046 # one word per service
+    if ! compose build --force-rm $(services) sandbox >"$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         log "FAILED: the build"
         exit 1
@@ -214,32 +223,39 @@ build_images() {
 run_demo() {
     local t rc id
     t=$(date +%s)
-    log "docker-compose --profile sandbox up: sandbox, debug_service, demo_submitter"
-    compose up -d --no-build sandbox debug_service demo_submitter >"$WORK/up.log" 2>&1 \
+    log "docker-compose --profile sandbox up: sandbox, $(services)demo_submitter (queues $DEMO_QUEUES)"
+    # shellcheck disable=SC2046
+    compose up -d --no-build sandbox $(services) demo_submitter >"$WORK/up.log" 2>&1 \
         || { cat "$WORK/up.log" >&2; log "FAILED: compose up"; exit 1; }
     id=$(compose ps -q demo_submitter)
     rc=$(timeout "$TIMEOUT_S" docker wait "$id" || echo timeout)
     compose logs --no-color demo_submitter | sed 's/^/    /'
     if [ "$rc" != 0 ]; then
-        compose logs --no-color --tail 60 sandbox debug_service | sed 's/^/    /' >&2
+        # shellcheck disable=SC2046
+        compose logs --no-color --tail 60 sandbox $(services) | sed 's/^/    /' >&2
         log "FAILED: demo_submitter ended with '$rc' (0 = every session answered without error)"
         exit 1
     fi
     check_results
     check_health
-    stop_worker
+    for m in "${WORKERS[@]}"; do stop_worker "${m}_service"; done
     DEMO_S=$(( $(date +%s) - t ))
 }
 
 check_results() {
-    # The sandbox's own record, read from the host: a debug result with error_code 0.
-    python3 - "http://127.0.0.1:$SANDBOX_PLATFORM_PORT/api/results" <<'PY'
+    # The sandbox's own record, read from the host: a result with error_code 0 from every worker,
+    # and the keystroke session's paste found by the keystrokes analyser in its container.
+    python3 - "http://127.0.0.1:$SANDBOX_PLATFORM_PORT/api/results" "${WORKERS[@]}" <<'PY'
 import json, sys, urllib.request
 rows = json.load(urllib.request.urlopen(sys.argv[1], timeout=10))
-good = [r for r in rows if r["queue"] == "debug" and isinstance(r["body"], dict)
-        and r["body"].get("result", {}).get("error_code") == 0]
-print(f"    /api/results: {len(rows)} result(s), {len(good)} debug result(s) with error_code 0")
-sys.exit(0 if good else 1)
+ok = True
+for queue in sys.argv[2:]:
+    good = [r["body"]["result"] for r in rows if r["queue"] == queue and isinstance(r["body"], dict)
+            and r["body"].get("result", {}).get("error_code") == 0]
+    found = sorted({v["type"] for res in good for v in res.get("violations", [])})
+    print(f"    /api/results: {queue}: {len(good)} result(s) with error_code 0, found {found or 'nothing'}")
+    ok = ok and bool(good) and (queue != "keystrokes" or "paste_burst" in found)
+sys.exit(0 if ok else 1)
 PY
 }
 
@@ -261,19 +277,21 @@ check_health() {
 }
 
 stop_worker() {
-    local t code
+    local t code service=$1
     t=$(date +%s)
-    compose stop debug_service >/dev/null 2>&1
-    code=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -q debug_service)")
-    log "debug_service stopped by SIGTERM in $(( $(date +%s) - t )) s with exit code $code"
-    compose logs --no-color --tail 3 debug_service | sed 's/^/    /'
-    [ "$code" = 0 ] || { log "FAILED: the worker did not exit 0 on SIGTERM"; exit 1; }
+    compose stop "$service" >/dev/null 2>&1
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -q "$service")")
+    log "$service stopped by SIGTERM in $(( $(date +%s) - t )) s with exit code $code"
+    compose logs --no-color --tail 3 "$service" | sed 's/^/    /'
+    [ "$code" = 0 ] || { log "FAILED: $service did not exit 0 on SIGTERM"; exit 1; }
 }
 
 report() {
-    local image
+    local image m images=("$BASE_TAG")
+    for m in "${WORKERS[@]}"; do images+=("ml-service-$m:smoke"); done
+    images+=(ml-service-sandbox:smoke)
     log "images:"
-    for image in "$BASE_TAG" ml-service-debug:smoke ml-service-sandbox:smoke; do
+    for image in "${images[@]}"; do
         printf '    %-28s %s MB\n' "$image" \
             "$(( $(docker image inspect -f '{{.Size}}' "$image") / 1000000 ))"
     done
