@@ -21,7 +21,10 @@
    ``typist_evidence``, 1.0 at twice that. Against a profile of the session's own start (no
    enrolment) the threshold is :data:`SESSION_START_FACTOR` times higher. The reported start is
    then moved back to where a CUSUM with the smaller allowance :data:`LOCATE_DRIFT` last stood at
-   0 before the peak: the first timings of a new typist carry less evidence than the allowance.
+   0 before the peak (the first timings of a new typist carry less evidence than the allowance),
+   and from there forward to where the stretch up to the change's end stands out most as a whole
+   (:mod:`handlers.keystrokes.placement`): evidence that grew by chance during the candidate's
+   last minutes is not reported as the new typist's.
 4. **Whole session.** Against an enrolment, when the sequential test finds nothing, the
    session-level test (:mod:`handlers.keystrokes.session_test`) weighs the whole session at once:
    a typist close to the candidate is still told apart over thousands of timings.
@@ -47,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from handlers.keystrokes import stretch_test
+from handlers.keystrokes import placement, stretch_test
 from handlers.keystrokes.intervals import Span, merge_spans, ramp
 from handlers.keystrokes.options import Options
 from handlers.keystrokes.rhythm import Profile, Table, Timing
@@ -150,6 +153,16 @@ def _cusum(score: np.ndarray, drift: float, threshold: float) -> list[tuple[int,
     return found
 
 
+def _placed(ev: Evidence, parts: list[placement.Part], located: int, end: int) -> int:
+    """The first scored keystroke, from ``located`` (where the evidence started to grow) on, from
+    which the stretch up to keystroke ``end`` stands out most (:mod:`handlers.keystrokes.placement`).
+    Never earlier than ``located``: that would put more of the candidate's own typing in the report."""
+    begun = placement.change_start(parts, located, end)
+    if begun is None:
+        return located
+    return min(int(ev.index[min(int(np.searchsorted(ev.index, begun)), len(ev.index) - 1)]), end)
+
+
 def _located(score: np.ndarray, first: int, peak: int, drift: float) -> int:
     """Where the evidence of the excursion ``[first, peak]`` began: the last restart, before the
     peak, of a CUSUM with the smaller allowance ``drift`` (never later than ``first``)."""
@@ -171,7 +184,7 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
     with_dwells = len(parts[1][1]) > 0 and float(np.mean(~np.isnan(tm.dwell[checked]))) >= MIN_DWELL_SHARE
     if profile.source == "enrolment" and not with_dwells and len(parts[0][0]) >= stretch_test.MIN_FLIGHTS:
         return _flights_stretch(tm, ev, profile, opts, start, exclude)
-    found = _sequential(tm, ev, profile, opts, with_dwells)
+    found = _sequential(tm, ev, parts, profile, opts, with_dwells)
     if not found and profile.source == "enrolment" and len(ev.index):
         stretches = [suffixes(*part, len(tm.t)) for part in parts]
         verdict = decide(stretches, opts.typist_session_effect, opts.typist_session_significance)
@@ -180,8 +193,10 @@ def typist_change(tm: Timing, profile: Profile, opts: Options, start: int = 0,
     return found
 
 
-def _sequential(tm: Timing, ev: Evidence, profile: Profile, opts: Options, with_dwells: bool) -> list[dict[str, Any]]:
-    """The CUSUM's changes: excursions past the threshold, located, joined and filtered."""
+def _sequential(tm: Timing, ev: Evidence, parts: list[placement.Part], profile: Profile, opts: Options,
+                with_dwells: bool) -> list[dict[str, Any]]:
+    """The CUSUM's changes: excursions past the threshold, located, joined and filtered; then each
+    start is moved to where the stretch up to the change's end stands out most."""
     threshold = opts.typist_evidence * (SESSION_START_FACTOR if profile.source == "session_start" else 1.0)
     spans: list[Span] = []
     peaks: dict[int, float] = {}
@@ -193,8 +208,10 @@ def _sequential(tm: Timing, ev: Evidence, profile: Profile, opts: Options, with_
     for span in merge_spans(spans, opts.typist_merge_s):
         if span[1] - span[0] >= opts.typist_min_s:
             peak = max(p for a, p in peaks.items() if span[2] <= a <= span[3])
+            a = _placed(ev, parts, span[2], span[3])
             test = {"test": "sequential", "evidence": round(peak, 1), "threshold": threshold}
-            found.append(_violation(tm, ev, profile, span, test, ramp((peak - threshold) / threshold), with_dwells))
+            found.append(_violation(tm, ev, profile, (float(tm.t[a]), span[1], a, span[3]), test,
+                                    ramp((peak - threshold) / threshold), with_dwells))
     return found
 
 
