@@ -121,7 +121,7 @@ def run_chaos(submissions: int, workers: int, kill_every_s: float, fault_rate: f
             fleet.stop_all()
         counts = Counter(r["session_id"] for r in sandbox.results())
         failed = [r["body"] for r in sandbox.results() if not r["body"].get("correct")]
-        unretired = (sandbox.state.edx or sandbox.state.queue).unretired()
+        unretired = sandbox.state.submissions.unretired()
     logs = "".join(p.read_text(errors="replace") for p in root.glob("worker-*.log"))
     return {
         "flavour": flavour,

@@ -31,8 +31,8 @@ def is_loopback_url(url: str) -> bool:
 
 
 def is_loopback_host(host: Any) -> bool:
-    """True for ``localhost`` or a loopback IP literal (the rule for callbacks, and for the
-    address the sandbox serves on)."""
+    """True for ``localhost`` or a loopback IP literal (the rule for callbacks, for the
+    address the sandbox serves on, and for each address a recording server's host resolves to)."""
     if host == "localhost":
         return True
     try:

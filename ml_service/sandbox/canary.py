@@ -3,8 +3,9 @@
 :class:`RecordingServer` binds an address in 127.0.0.0/8 (port 0 picks a free one), answers
 every request with what its ``respond`` callable returns (a body, chunks written one by one,
 or status 0 to drop the connection) and records who asked for what (:class:`Hit`). A *canary* is a recording server that nothing should ever reach: a test or
-``bench/hostile.py`` points tricky URLs at it and counts its hits. Non-loopback addresses are
-refused, so a fake can never be served on a real network.
+``bench/hostile.py`` points tricky URLs at it and counts its hits. Its host is a loopback address
+or a name (``localhost``) that resolves to loopback addresses only; anything else is refused, so a
+fake can never be served on a real network.
 
 Use::
 
@@ -15,11 +16,13 @@ Use::
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
+
+from ml_service.sandbox.callback import is_loopback_host
 
 __all__ = ["Hit", "RecordingServer", "Reply"]
 
@@ -57,8 +60,9 @@ class RecordingServer:
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not ipaddress.ip_address(self.host).is_loopback:
-            raise ValueError(f"{self.host} is not a loopback address")
+        problem = _not_loopback(self.host)
+        if problem:
+            raise ValueError(f"{problem}: a recording server serves on loopback only")
 
     @property
     def authority(self) -> str:
@@ -86,6 +90,18 @@ class RecordingServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def _not_loopback(host: str) -> str | None:
+    """Why ``host`` is no loopback host (None when every address it resolves to is loopback)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError) as exc:
+        return f"{host!r} does not resolve ({exc})"
+    off = sorted(a for a in addresses if not is_loopback_host(a))
+    if off == [host]:
+        return f"{host!r} is not a loopback address"
+    return f"{host!r} resolves to {', '.join(off)}, not only to loopback addresses" if off else None
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ml_service.sandbox.config import FLAVOURS
 from ml_service.sandbox.demo_samples import DEMO_SAMPLES, default_cache, make_demo_samples
 from ml_service.sandbox.demo_table import print_table, write_report
 from ml_service.samples import Sample
@@ -78,9 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--xqueue-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--platform-port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
-    parser.add_argument("--flavour", choices=("xqueue", "edx-submissions"), default="xqueue",
-                        help="the XQueue server the sandbox behaves like (the workers detect it)")
+    _add_flavour_option(parser)
     return parser
+
+
+def _add_flavour_option(parser: argparse.ArgumentParser) -> None:
+    """``--flavour``, for this demo and ``demo --live``: passed to :class:`SandboxConfig` as is."""
+    parser.add_argument("--flavour", choices=FLAVOURS, default="xqueue",
+                        help="the XQueue server the sandbox behaves like (the workers detect it)")
 
 
 def _make_and_submit(sandbox: Sandbox, cache: Path, modalities: list[str]) -> dict[str, Sample]:

@@ -6,7 +6,8 @@ plays each as a live session (:class:`~ml_service.sandbox.live_platform.LiveSess
 uploaded when the recording reaches its end, ``--speed`` times faster than real time, with the
 carry of the answers so far. Alerts are printed as the platform receives them; at the end, each
 session's merged result against the sample's truth, and one report. Exit 0 when every session's
-final result has no gap and (for samples) matches its truth.
+final result has no gap and (for samples) matches its truth. ``--flavour`` picks the XQueue server
+the sandbox behaves like, as in ``demo``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ml_service.sandbox.demo import _analyzer_for, _keep_running, _start_worker, _stop_workers
+from ml_service.sandbox.demo import _add_flavour_option, _analyzer_for, _keep_running, _start_worker, _stop_workers
 from ml_service.sandbox.demo_samples import default_cache, make_demo_samples
 from ml_service.sandbox.demo_table import print_table, write_report
 from ml_service.sandbox.live_cut import cut, plan
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=Path, default=None, help="sample cache (default: the demo's)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting after this many seconds")
     parser.add_argument("--keep", action="store_true", help="leave everything running; Ctrl-C stops it")
+    _add_flavour_option(parser)
     return parser
 
 
@@ -65,7 +67,7 @@ def main(argv: list[str]) -> int:
         (out / sub).mkdir(parents=True, exist_ok=True)
     sessions = _sessions(args, modalities, out / "segments")
     config = SandboxConfig(state_dir=out / "state", xqueue_port=0, platform_port=0,
-                           users={"ml_service": "ml_password"}, queues=modalities)
+                           users={"ml_service": "ml_password"}, queues=modalities, flavour=args.flavour)
     with Sandbox(config) as sandbox:
         print(f"sandbox: status page {sandbox.platform_url}/  (live sessions and alerts)", flush=True)
         workers = [_start_worker(sandbox, out, m) for m in modalities]

@@ -26,7 +26,11 @@ __all__ = ["SandboxState", "SubmissionStore", "media_root", "open_database", "op
 
 
 class SubmissionStore(CountingStore, FileStore, Protocol):
-    """What the platform side reads of the active flavour's store: counts and files."""
+    """What is read of the active flavour's store: counts, files, and what is left to retire."""
+
+    def unretired(self) -> int:
+        """Submissions not retired yet, in every queue (the chaos bench's "not retired")."""
+        ...
 
 
 @dataclass
@@ -51,7 +55,9 @@ class SandboxState:
 
     @property
     def submissions(self) -> SubmissionStore:
-        """The store of the flavour this sandbox runs: edx-submissions' rows or XQueue's."""
+        """The store of the flavour this sandbox runs: edx-submissions' rows or XQueue's.
+
+        The one place that picks it: everything else reads this, never ``edx or queue``."""
         return self.edx if self.edx is not None else self.queue
 
     def queue_counts(self) -> dict[str, QueueCounts]:

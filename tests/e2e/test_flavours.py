@@ -67,7 +67,7 @@ def test_auto_detects_the_server_and_answers_every_session_once(tmp_path, media,
             assert r["body"]["score"] == expected and r["body"]["session_id"] == ids[r["submission_id"]]
         assert {sid: [e["event_type"] for e in evs] for sid, evs in final_events(sb).items()} == \
             {sid: ["session_processing_end"] for sid in ids}
-        assert (sb.state.edx or sb.state.queue).unretired() == 0
+        assert sb.state.submissions.unretired() == 0
 
 
 def test_edx_answer_not_stored_is_reported_and_answered_with_error_11(tmp_path, media, caplog):

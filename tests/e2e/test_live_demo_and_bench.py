@@ -35,6 +35,18 @@ def test_demo_live_plays_a_session_prints_its_alerts_and_its_merged_result(tmp_p
 
 
 @pytest.mark.timeout(600)
+def test_demo_live_runs_against_the_edx_submissions_flavour(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "ml_service", "demo", "--live", "--modality", "keystrokes",
+                          "--speed", "40", "--segment-s", "50", "--flavour", "edx-submissions",
+                          "--out", str(tmp_path / "out")],
+                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=540)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "keystrokes-idle-1: 100 s of keystrokes in 2 segments" in run.stdout
+    assert "1/1 sessions found exactly what their truth expects" in run.stdout
+    assert "is edx-submissions" in (tmp_path / "out" / "logs" / "keystrokes.log").read_text(), "the worker found it"
+
+
+@pytest.mark.timeout(600)
 def test_the_latency_bench_measures_a_played_session_against_one_pass(tmp_path):
     run = subprocess.run([sys.executable, "bench/live_latency.py", "--modality", "keystrokes", "--minutes", "3",
                           "--speed", "30", "--data", str(tmp_path), "--json"],
