@@ -1,6 +1,7 @@
-"""``typist_change`` for logs without key releases (flights only), against an enrolment: is a
-stretch of the session, up to its end, typed by someone other than the enrolled candidate, and
-from when?
+"""``typist_change`` for logs without key releases (flights only), against an enrolment or the
+session's own start: is a stretch of the session, up to its end, typed by someone other than the
+profiled candidate, and from when? ("Enrolment" below is whichever profile is used: a profile of
+the session's first keystrokes is thin, and the test weighs that through ``n``.)
 
 Flights alone carry too little evidence per keystroke for the sequential test
 (:mod:`handlers.keystrokes.change`): on the tune half of the real set its CUSUM found a third of

@@ -178,3 +178,20 @@ def test_a_short_log_without_releases_is_weighed_sequentially(tmp_path: Path) ->
     found = change.typist_change(tm, profile, Options())
     assert found and {v["details"]["test"] for v in found} == {"sequential"}
     assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 10.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_without_releases_or_enrolment_the_stretch_test_weighs_the_session(tmp_path: Path, seed: int) -> None:
+    """Against the session's own start, a log without releases is weighed by the stretch test too
+    (the CUSUM on flights alone gave 7 false alarms in 37 clean real hours, the stretch test 3):
+    a takeover is found from near the switch, the candidate alone is not flagged."""
+    tm, _, truth = _logs(tmp_path, [("type", 0, 150.0), ("type", 1, 600.0)], 600.0, seed=seed, flights_only=True)
+    opts = Options()
+    start = opts.typist_baseline_keys
+    profile = build_profile(tm, "session_start", stop=start)
+    found = change.typist_change(tm, profile, opts, start)
+    assert len(found) == 1 and found[0]["details"]["test"] == "session"
+    assert found[0]["details"]["baseline"] == "session_start"
+    assert abs(found[0]["start_s"] - truth[0]["start_s"]) < 30.0  # a 200-keystroke profile is thin
+    same, _, _ = _logs(tmp_path, [("type", 0, 600.0)], 600.0, seed=seed, flights_only=True)
+    assert change.typist_change(same, build_profile(same, "session_start", stop=start), opts, start) == []
