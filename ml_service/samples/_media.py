@@ -16,12 +16,13 @@ __all__ = ["encode_frames", "loop_concat"]
 def encode_frames(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
                   pix_fmt: str, encoder: list[str]) -> None:
     """Pipe raw ``pix_fmt`` frames of ``size`` (w, h) into ffmpeg, which encodes them at ``path``
-    with the ``encoder`` arguments (bit-exact, no metadata); RuntimeError if ffmpeg fails."""
+    with the ``encoder`` arguments (bit-exact, no metadata, one thread: libx264 with a bitrate cap
+    on two threads wrote different bytes on every run); RuntimeError if ffmpeg fails."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("ffmpeg is not installed (Debian package: ffmpeg)")
     cmd = [ffmpeg, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{size[0]}x{size[1]}",
-           "-r", f"{fps:g}", "-i", "pipe:", *encoder, "-threads", "2", "-fflags", "+bitexact",
+           "-r", f"{fps:g}", "-i", "pipe:", *encoder, "-threads", "1", "-fflags", "+bitexact",
            "-flags:v", "+bitexact", "-map_metadata", "-1", str(path)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
