@@ -1,7 +1,7 @@
 """Live-session latency: a recorded hour played into the sandbox as one-minute segments.
 
     python bench/live_latency.py [--modality webcam] [--minutes 60] [--segment-s 60] [--speed 6]
-                                 [--data DIR] [--seed N] [--no-baseline] [--json]
+                                 [--data DIR] [--seed N] [--no-baseline] [--flavour F] [--json]
 
 The hour is ``ml_service.samples.<m>.make_long`` (reused as bench/speed.py reuses it), cut into
 segments (``ml_service.sandbox.live_cut``: media by stream copy at the key frames after each minute,
@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from _common import DEFAULT_DATA, emit, fmt, table
 from speed import long_recording
 
-from ml_service.sandbox.demo import _start_worker, _stop_workers
+from ml_service.sandbox.demo import _add_flavour_option, _start_worker, _stop_workers
 from ml_service.sandbox.live_cut import cut, cut_at_key_frames, plan
 from ml_service.local.live_local import differences
 from ml_service.sandbox.live_platform import LiveSession
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-pass submission of the whole hour")
     parser.add_argument("--json", action="store_true", help="JSON lines only: no progress, no table")
+    _add_flavour_option(parser)
     return parser
 
 
@@ -138,7 +139,8 @@ def measure(args: argparse.Namespace, say: Any, out: TextIO) -> dict[str, Any]:
     say(f"{len(cuts)} segments of {args.segment_s:g} s; playing at {args.speed:g}x real time")
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp, LoadSampler() as load:
         config = SandboxConfig(state_dir=Path(tmp) / "state", xqueue_port=0, platform_port=0,
-                               users={"ml_service": "ml_password"}, queues=[args.modality])
+                               users={"ml_service": "ml_password"}, queues=[args.modality],
+                               flavour=args.flavour)
         with Sandbox(config) as sandbox:
             for sub in ("env", "logs"):
                 (Path(tmp) / sub).mkdir()
@@ -177,7 +179,7 @@ def _summary(args, cuts, live, uploaded, final, alerts, whole_s, whole, load, ou
     last = len(cuts) - 1
     result = final["result"]
     summary = {
-        "record": "summary", "modality": args.modality, "minutes": args.minutes, "segment_s": args.segment_s,
+        "record": "summary", "modality": args.modality, "flavour": args.flavour, "minutes": args.minutes, "segment_s": args.segment_s,
         "speed": args.speed, "segments": len(cuts), "alerts": len(alerts),
         "alert_p50_s": percentile(alert_lat, 50), "alert_p95_s": percentile(alert_lat, 95),
         "alert_max_s": max(alert_lat, default=None),

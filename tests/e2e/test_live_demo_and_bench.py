@@ -47,14 +47,16 @@ def test_demo_live_runs_against_the_edx_submissions_flavour(tmp_path):
 
 
 @pytest.mark.timeout(600)
-def test_the_latency_bench_measures_a_played_session_against_one_pass(tmp_path):
+@pytest.mark.parametrize("flavour", ["xqueue", "edx-submissions"])
+def test_the_latency_bench_measures_a_played_session_against_one_pass(tmp_path, flavour):
     run = subprocess.run([sys.executable, "bench/live_latency.py", "--modality", "keystrokes", "--minutes", "3",
-                          "--speed", "30", "--data", str(tmp_path), "--json"],
+                          "--speed", "30", "--data", str(tmp_path), "--flavour", flavour, "--json"],
                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=540)
     assert run.returncode == 0, run.stderr[-2000:]
     records = [json.loads(line) for line in run.stdout.splitlines()]
     summary = records[-1]
     assert summary["record"] == "summary" and summary["segments"] == 3 and summary["gaps"] == 0
+    assert summary["flavour"] == flavour
     assert [r["index"] for r in records[:-1]] == [0, 1, 2]
     assert summary["merged_vs_one_pass"] == "same" and summary["one_pass_s"] > 0
     assert summary["alerts_received_twice"] == 0 and summary["final_violations_not_alerted"] == 0
